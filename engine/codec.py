@@ -62,7 +62,9 @@ def _decoder(fmt: str, kind: Any) -> Any:
     return decoder
 
 
-def decode(data: bytes | bytearray | memoryview, kind: Any, *, fmt: str = "msgpack") -> Any:
+def decode(
+    data: bytes | bytearray | memoryview, kind: Any, *, fmt: str = "msgpack", label: str = ""
+) -> Any:
     """Decode one enveloped record of type ``kind`` (a record class or a union)."""
     if fmt not in ("msgpack", "json"):
         raise ValueError(f"unknown format {fmt!r}: expected 'msgpack' or 'json'")
@@ -85,7 +87,7 @@ def decode(data: bytes | bytearray | memoryview, kind: Any, *, fmt: str = "msgpa
     try:
         return _decoder(fmt, kind).decode(data).body
     except msgspec.ValidationError as exc:
-        raise DecodeError(f"invalid {_name(kind)}: {exc}") from None
+        raise DecodeError(f"invalid {label or _name(kind)}: {exc}") from None
     except (msgspec.DecodeError, RecursionError, ValueError, TypeError) as exc:
         raise DecodeError(f"malformed {fmt} message: {exc}") from None
 
@@ -95,22 +97,22 @@ def _name(kind: Any) -> str:
 
 
 def decode_command(data: bytes, *, fmt: str = "msgpack") -> AnyCommand:
-    result: AnyCommand = decode(data, AnyCommand, fmt=fmt)
+    result: AnyCommand = decode(data, AnyCommand, fmt=fmt, label="command")
     return result
 
 
 def decode_event(data: bytes, *, fmt: str = "msgpack") -> AnyEvent:
-    result: AnyEvent = decode(data, AnyEvent, fmt=fmt)
+    result: AnyEvent = decode(data, AnyEvent, fmt=fmt, label="event")
     return result
 
 
 def decode_snapshot(data: bytes, *, fmt: str = "msgpack") -> Snapshot:
-    result: Snapshot = decode(data, Snapshot, fmt=fmt)
+    result: Snapshot = decode(data, Snapshot, fmt=fmt, label="snapshot")
     return result
 
 
 def decode_result(data: bytes, *, fmt: str = "msgpack") -> CommandResult:
-    result: CommandResult = decode(data, CommandResult, fmt=fmt)
+    result: CommandResult = decode(data, CommandResult, fmt=fmt, label="command result")
     return result
 
 

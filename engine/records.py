@@ -284,7 +284,7 @@ class Fill(Record, frozen=True, kw_only=True):
     legs: tuple[LegFill, ...]
     commission: float
     ts: int
-    source: Literal["broker", "demo", "reconciliation"] = "broker"
+    source: Literal["broker", "demo", "reconciliation", "expiration"] = "broker"
 
 
 # --- agents ------------------------------------------------------------------------------
@@ -611,3 +611,19 @@ class RollCandidate(Record, frozen=True, kw_only=True):
     credit_per_day: float | None
     greeks_change: Greeks
     mark_state: MarkState
+
+
+class ClosePreview(Record, frozen=True, kw_only=True):
+    """What closing ``quantity`` of a position would do, for the confirm dialog."""
+
+    position_id: str
+    quantity: int
+    max_quantity: int
+    legs: tuple[Leg, ...]
+    mid: float | None
+    natural: float | None
+    estimated_fill: float | None
+    greeks_before: Greeks
+    greeks_after: Greeks
+    mark_state: MarkState
+    message: str = ""

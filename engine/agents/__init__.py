@@ -1,0 +1,1 @@
+"""Provides the agents: scanners emit signals, analysts propose, managers recommend."""
