@@ -104,10 +104,41 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "engine":
         return run_engine(config, args)
-    print(
-        "desk: the terminal app is not part of this version yet; run `desk engine`", file=sys.stderr
+    return run_app(config)
+
+
+def run_app(config: Any) -> int:
+    from engine.journal import JournalError
+    from engine.runner import ConfigurationError
+
+    _log_to_file(config)
+    from desk.app import DeskApp
+    from desk.feeds.embedded import EmbeddedFeed
+
+    feed = EmbeddedFeed(config)
+    try:
+        feed.open()
+    except ConfigurationError as exc:
+        print(f"desk: {exc}", file=sys.stderr)
+        return 2
+    except JournalError as exc:
+        print(f"desk: {exc}", file=sys.stderr)
+        return 3
+    DeskApp(config, feed).run()
+    return 0
+
+
+def _log_to_file(config: Any) -> None:
+    """The screen belongs to the app: the engine's log lines go to a file beside the journal."""
+    from engine.runner import journal_path
+
+    path = journal_path(config).with_suffix(".log")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(
+        level=logging.INFO,
+        filename=path,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
-    return 2
 
 
 def run_engine(config: Any, args: argparse.Namespace) -> int:

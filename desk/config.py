@@ -12,19 +12,36 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 import tomli_w
+from msgspec import Meta
 
 from engine.config import EngineConfig, Section
 
+THEMES = ("desk-dark", "desk-light", "desk-contrast", "desk-ansi16")
+
 
 class UiConfig(Section, frozen=True, kw_only=True):
-    theme: str = "desk-dark"
-    """Theme at start: desk-dark, desk-light, desk-contrast or desk-ansi16."""
-    stale_after_s: float = 5.0
+    theme: Literal["desk-dark", "desk-light", "desk-contrast", "desk-ansi16"] = "desk-dark"
+    """Theme at start."""
+    stale_after_s: Annotated[float, Meta(gt=0)] = 5.0
     """Wall seconds without an update after which a value is marked STALE on screen."""
+    keys: dict[str, str] = {}  # noqa: RUF012 - msgspec copies mutable defaults
+    """Key remaps by action id, e.g. close-position = "C" (desk.toml lists the ids)."""
+
+    def __post_init__(self) -> None:
+        from desk.actions import ACTIONS
+
+        known = {a.id for a in ACTIONS}
+        for action_id, key in self.keys.items():
+            if action_id not in known:
+                raise ValueError(
+                    f"unknown action id {action_id!r}; known ids: {', '.join(sorted(known))}"
+                )
+            if not key.strip():
+                raise ValueError(f"empty key for {action_id!r}")
 
 
 class DeskConfig(EngineConfig, frozen=True, kw_only=True):

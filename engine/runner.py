@@ -23,7 +23,7 @@ from engine.config import EngineConfig
 from engine.demo import open_demo_book
 from engine.engine import Engine
 from engine.journal import Journal
-from engine.market.base import MarketSource
+from engine.market import build_source
 from engine.recovery import check_positions, rebuild, reconcile_broker
 
 log = logging.getLogger(__name__)
@@ -51,16 +51,6 @@ def ledger_path(config: EngineConfig) -> Path:
     return journal.with_name(journal.name.replace(".journal.db", "") + ".paper-ledger.db")
 
 
-def make_market(config: EngineConfig) -> MarketSource:
-    if config.market.source == "replay":
-        from engine.market.replay import ReplaySource
-
-        return ReplaySource(config.market.replay)
-    from engine.market.sim import SimSource
-
-    return SimSource(config.market.sim)
-
-
 def build_engine(config: EngineConfig, *, mode: str = "headless") -> Engine:
     if config.broker.kind != "paper":
         raise ConfigurationError(
@@ -68,7 +58,7 @@ def build_engine(config: EngineConfig, *, mode: str = "headless") -> Engine:
         )
     if config.market.source == "sim" and config.clock.speed <= 0:
         raise ConfigurationError("clock.speed must be > 0 for the sim market (0 is for replay)")
-    market = make_market(config)
+    market = build_source(config.market)
     clock: Clock
     if config.market.source == "replay":
         clock = ReplayClock(market.start_time(), config.clock.speed)

@@ -1,0 +1,1 @@
+"""Provides the desk's modal screens: confirm, close, roll and help."""

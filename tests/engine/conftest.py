@@ -1,0 +1,70 @@
+"""Shared engine fixtures: a real engine on a temp journal, stepped by hand."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from engine.config import EngineConfig
+from engine.engine import Engine
+from engine.runner import build_engine, engine_step_ns, start
+
+_ids = itertools.count()
+
+
+def engine_config(tmp_path: Path, **sections: Any) -> EngineConfig:
+    """A config on a temp journal with the sim's date and seed pinned; sections override."""
+    raw: dict[str, Any] = {
+        "journal": {"path": str(tmp_path / "journal.db")},
+        "market": {"sim": {"seed": 7, "start_date": "2025-03-03"}},
+    }
+    for key, value in sections.items():
+        raw[key] = _merge(raw.get(key, {}), value)
+    return msgspec.convert(raw, EngineConfig)
+
+
+def _merge(base: Any, extra: Any) -> Any:
+    if isinstance(base, dict) and isinstance(extra, dict):
+        return {**base, **{k: _merge(base.get(k), v) for k, v in extra.items()}}
+    return extra
+
+
+def open_engine(config: EngineConfig) -> Engine:
+    engine = build_engine(config)
+    start(engine)
+    return engine
+
+
+def advance(engine: Engine, ticks: int = 1) -> None:
+    """Step the market and the engine ``ticks`` times, as the run loop would."""
+    step = engine_step_ns(engine)
+    for _ in range(ticks):
+        upcoming = engine.market.next_time(engine.now(), step)
+        assert upcoming is not None
+        engine.clock.advance_to(upcoming)
+        engine.tick()
+
+
+def until(engine: Engine, condition: Callable[[], bool], ticks: int = 200) -> None:
+    """Tick until ``condition`` holds; fail with the engine's state if it never does."""
+    for _ in range(ticks):
+        if condition():
+            return
+        advance(engine)
+    assert condition(), f"condition not met in {ticks} ticks; orders: {list(engine.orders.values())[-3:]}"
+
+
+def command_id() -> str:
+    return f"t-{next(_ids):05d}"
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    eng = open_engine(engine_config(tmp_path))
+    yield eng
+    eng.shutdown()

@@ -1,0 +1,51 @@
+"""Provides the desk header: feed kind, source, engine clock, feed state, kill switch."""
+
+from __future__ import annotations
+
+from textual.widgets import Static
+
+from engine.records import EngineStatus
+from widgets import _format as fmt
+from widgets._markup import text
+
+FEED_STYLES = {
+    "LIVE": "b $pnl-up",
+    "STALE": "b $warning",
+    "DOWN": "b reverse $critical",
+    "RECONNECTING": "b $warning",
+    "CONNECTING": "$text-muted",
+}
+
+
+class DeskHeader(Static):
+    DEFAULT_CSS = """
+    DeskHeader { height: 1; background: $panel; padding: 0 1; }
+    """
+
+    def show(self, status: EngineStatus | None, *, feed: str, state: str, detail: str = "") -> None:
+        state_text = f"[{FEED_STYLES.get(state, '')}]● {state}[/]"
+        if status is None:
+            self.update(f"[b]desk[/] · {feed.upper()} · {state_text} {text(detail)}")
+            return
+        speed = "" if status.clock_mode == "live" else f" ×{status.speed:g}"
+        if self.size.width and self.size.width < 100:
+            kill = "[b reverse $critical] KILL ON [/]" if status.kill_switch else "kill off"
+            self.update(
+                f"{feed.upper()} {text(status.source)}{speed} {fmt.clock(status.engine_time)} "
+                f"{state_text} {kill}"
+                + (" [b $critical]BROKER DOWN[/]" if not status.broker_connected else "")
+                + (" [b $critical]HALTED[/]" if status.trading_halted else "")
+            )
+            return
+        kill = (
+            "[b reverse $critical] KILL SWITCH ON [/]"
+            if status.kill_switch
+            else "kill switch [$pnl-up]off[/]"
+        )
+        broker = "" if status.broker_connected else " · [b $critical]BROKER DOWN[/]"
+        halted = " · [b $critical]HALTED[/]" if status.trading_halted else ""
+        self.update(
+            f"[b]desk[/] {text(status.name)} · {feed.upper()} · {text(status.source)}{speed} · "
+            f"{fmt.stamp(status.engine_time)} · {state_text}{' ' + text(detail) if detail else ''}"
+            f" · {kill}{broker}{halted}"
+        )

@@ -1,0 +1,66 @@
+"""Provides the risk meter: limit use as bars, the kill switch, VaR and scenarios, alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual.widgets import Static
+
+from engine.records import Alert, RiskSummary
+from widgets import _format as fmt
+from widgets._markup import bar, level, signed, text
+
+ALERT_STYLES = {"info": "$text-muted", "warning": "$warning", "critical": "b $critical"}
+
+
+class RiskPane(Static, can_focus=True):
+    DEFAULT_CSS = """
+    RiskPane { height: auto; min-height: 4; padding: 0 1; }
+    """
+
+    def show(
+        self,
+        risk: RiskSummary | None,
+        alerts: Sequence[Alert],
+        *,
+        halted: str = "",
+        alert_lines: int = 4,
+    ) -> None:
+        lines = []
+        if risk is None:
+            self.update("[$text-muted]no risk summary yet[/]")
+            return
+        switch = (
+            "[b reverse $critical] KILL SWITCH ON [/] new risk refused, closing allowed"
+            if risk.kill_switch
+            else "Kill switch [$pnl-up]OFF[/]"
+        )
+        lines.append(switch)
+        if halted:
+            lines.append(f"[b $critical]HALTED[/] {text(halted)}")
+        width = max(min(self.size.width - 34, 20), 6)
+        for limit in risk.limits:
+            lines.append(
+                f"{limit.name:<10} {bar(limit.usage, width, limit.level)} "
+                f"{limit.usage:>4.0%} {level(limit.level):<4} "
+                f"[$text-muted]{fmt.compact(limit.value)}/{fmt.compact(limit.limit)}[/]"
+            )
+        if risk.var_95 is not None:
+            lines.append(
+                f"VaR95 {signed(-abs(risk.var_95))}  CVaR95 {signed(-abs(risk.cvar_95 or 0))}"
+            )
+        if risk.max_drawdown is not None:
+            lines.append(f"Drawdown today {signed(risk.max_drawdown)}")
+        if risk.scenarios:
+            worst = min(risk.scenarios, key=lambda s: s.pnl)
+            lines.append(
+                f"Worst scenario spot {worst.spot_shift:+.0%} vol {worst.vol_shift:+.0%}: "
+                f"{signed(worst.pnl)}"
+            )
+        for alert in list(alerts)[-alert_lines:][::-1]:
+            style = ALERT_STYLES.get(alert.level, "")
+            lines.append(
+                f"[{style}]{fmt.clock(alert.ts, seconds=False)} {alert.level.upper():<8}[/] "
+                f"{text(alert.message)}"
+            )
+        self.update("\n".join(lines))
