@@ -202,6 +202,11 @@ class DeskApp(App[None]):
                     topic = self.state.apply(event)
                     if topic:
                         self._dirty.add(topic)
+                        if self.feed_state == "STALE":
+                            # News arrived: say so now, not at the next staleness check.
+                            self._set_feed("LIVE")
+                            self._stale_shown = False
+                            self._dirty.add("all")
                         self._schedule_flush()
             except SequenceGap as gap:
                 log.warning("feed gap (%s): attaching again", gap)

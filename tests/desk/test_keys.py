@@ -1,0 +1,331 @@
+"""Every key path, driven by Pilot, checked against the engine's state and its journal."""
+
+from __future__ import annotations
+
+import re
+
+from desk.screens.close import CloseDialog
+from desk.screens.confirm import ConfirmModal
+from desk.screens.help import HelpScreen
+from desk.screens.roll import RollDialog
+from engine.records import ClosePosition
+from tests.desk.conftest import engine_of, step
+from widgets.agent_status import AgentStatusPane
+from widgets.positions_grid import PositionsGrid
+from widgets.proposals import ProposalsPane
+
+SIZE = (160, 48)
+
+
+async def until(pilot, condition, tries: int = 100) -> None:
+    for _ in range(tries):
+        if condition():
+            return
+        await pilot.pause(0.02)
+    assert condition(), "the app never got there"
+
+
+def selected(app):
+    return app.selected_position()
+
+
+async def test_close_key_previews_then_closes_the_selected_position_in_the_journal(app_factory):
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await app.attached.wait()
+        await pilot.press("down")
+        position = selected(app)
+        engine = engine_of(app)
+
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, CloseDialog))
+        dialog = app.screen
+        await until(pilot, lambda: not dialog.query_one("#confirm").disabled)
+        assert "Greeks" in str(dialog.query_one("#preview").render())
+        await pilot.press("enter")
+        await until(pilot, lambda: not isinstance(app.screen, CloseDialog))
+
+        orders = [o for o in engine.orders.values() if o.position_id == position.position_id]
+        assert [o.intent for o in orders] == ["open", "close"]
+        for _ in range(40):
+            if engine.book.positions[position.position_id].closed_at is not None:
+                break
+            await step(app, pilot)
+        assert engine.book.positions[position.position_id].closed_at is not None
+        assert engine.journal.find("result", orders[-1].command_id).accepted
+        await until(pilot, lambda: position.position_id not in app.state.positions)
+
+
+async def test_a_doubled_enter_in_the_close_dialog_sends_one_command(app_factory):
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await app.attached.wait()
+        engine = engine_of(app)
+        position = selected(app)
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, CloseDialog))
+        await until(pilot, lambda: not app.screen.query_one("#confirm").disabled)
+
+        await pilot.press("enter", "enter", "enter")
+        await pilot.pause()
+
+        closes = [
+            o
+            for o in engine.orders.values()
+            if o.position_id == position.position_id and o.intent == "close"
+        ]
+        assert len(closes) == 1
+        assert engine.journal.count("command") == 1
+
+
+async def test_escape_in_the_close_dialog_sends_nothing(app_factory):
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await app.attached.wait()
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, CloseDialog))
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, CloseDialog))
+
+        assert engine_of(app).journal.count("command") == 0
+
+
+async def test_roll_key_lists_candidates_and_enter_rolls_once(app_factory):
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await app.attached.wait()
+        engine = engine_of(app)
+        grid = app.query_one(PositionsGrid)
+        qqq = next(p for p in app.state.positions.values() if p.underlying == "QQQ")
+        grid.select_key(qqq.position_id)
+        await pilot.pause()
+
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, RollDialog))
+        await until(pilot, lambda: bool(app.screen.candidates))
+        await pilot.press("enter", "enter")
+        await until(pilot, lambda: not isinstance(app.screen, RollDialog))
+
+        rolls = [o for o in engine.orders.values() if o.intent == "roll"]
+        assert len(rolls) == 1 and rolls[0].position_id == qqq.position_id
+        for _ in range(40):
+            if (
+                rolls[0].order_id in engine.orders
+                and engine.orders[rolls[0].order_id].state == "filled"
+            ):
+                break
+            await step(app, pilot)
+        assert engine.book.positions[qqq.position_id].expiry > qqq.expiry
+
+
+async def _with_proposal(app, pilot):
+    engine = engine_of(app)
+    for _ in range(60):
+        if any(p.status == "pending" for p in engine.proposals.values()):
+            break
+        await step(app, pilot)
+    await pilot.press("2")
+    await pilot.pause()
+    pane = app.query_one(ProposalsPane)
+    assert pane.has_focus
+    return engine, app.selected_proposal()
+
+
+async def test_approve_key_asks_then_sends_the_proposal_as_an_opening_order(app_factory):
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await app.attached.wait()
+        engine, proposal = await _with_proposal(app, pilot)
+        assert proposal is not None
+
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("y")
+        await until(pilot, lambda: engine.proposals[proposal.proposal_id].status != "pending")
+
+        assert engine.proposals[proposal.proposal_id].status == "approved"
+        opened = [
+            o
+            for o in engine.orders.values()
+            if o.intent == "open" and o.command_id and not o.command_id.startswith("demo-")
+        ]
+        assert len(opened) == 1 and opened[0].legs == proposal.legs
+
+
+async def test_reject_key_rejects_the_selected_proposal(app_factory):
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await app.attached.wait()
+        engine, proposal = await _with_proposal(app, pilot)
+
+        await pilot.press("x")
+        await until(pilot, lambda: engine.proposals[proposal.proposal_id].status == "rejected")
+
+        assert "tester" in engine.proposals[proposal.proposal_id].reason
+
+
+async def test_pause_key_pauses_then_resumes_the_selected_agent(app_factory):
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await app.attached.wait()
+        engine = engine_of(app)
+        await pilot.press("4")
+        pane = app.query_one(AgentStatusPane)
+        pane.select_key("technical")
+        await pilot.pause()
+
+        await pilot.press("p")
+        await until(pilot, lambda: "technical" in engine.paused)
+        await step(app, pilot)
+        assert app.state.agents["technical"].state == "PAUSED"
+        await pilot.press("p")
+        await until(pilot, lambda: "technical" not in engine.paused)
+
+        assert engine.journal.count("agent") == 2
+
+
+async def test_kill_switch_asks_both_ways_and_the_engine_records_it(app_factory):
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await app.attached.wait()
+        engine = engine_of(app)
+
+        await pilot.press("K")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("n")
+        await pilot.pause()
+        assert not engine.kill_switch
+        await pilot.press("K")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("y")
+        await until(pilot, lambda: engine.kill_switch)
+        await step(app, pilot)
+        assert "KILL SWITCH ON" in str(app.query_one("#header").render())
+
+        await pilot.press("K")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        assert "Release" in str(app.screen.query_one(".title").render())
+        await pilot.press("y")
+        await until(pilot, lambda: not engine.kill_switch)
+        assert engine.journal.count("kill_switch") == 2
+
+
+async def test_filter_key_narrows_the_grid_and_escape_clears_it(app_factory):
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await app.attached.wait()
+        grid = app.query_one(PositionsGrid)
+        total = grid.row_count
+
+        await pilot.press("slash", *"NVDA")
+        await pilot.pause()
+        assert grid.row_count == 1
+        assert grid.row_at_cursor().key.startswith("NVDA")
+        await pilot.press("escape")
+        await pilot.pause()
+
+        assert grid.row_count == total
+
+
+async def test_sort_key_sorts_the_grid_by_the_next_column(app_factory):
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await app.attached.wait()
+        grid = app.query_one(PositionsGrid)
+
+        await pilot.press("s")
+        await pilot.pause()
+        symbols = [grid._visible[i][0].cells[0].text for i in range(grid.row_count)]
+        assert grid.sort_column == "symbol" and symbols == sorted(symbols)
+        await pilot.press("s", "s", "s", "s")
+        pnls = [grid._visible[i][0].sort[4] for i in range(grid.row_count)]
+
+        assert grid.sort_column == "pnl" and pnls == sorted(pnls, reverse=True)
+
+
+async def test_help_key_shows_every_action_from_the_registry(app_factory):
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await app.attached.wait()
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        text = str(app.screen.query_one("#help-body").render())
+
+        for words in ("Close the selected position", "Pull the kill switch", "Focus pane 1 to 9"):
+            assert words in text
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, HelpScreen))
+
+
+async def test_theme_key_cycles_through_the_desk_themes(app_factory):
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await app.attached.wait()
+        seen = [app.theme]
+        for _ in range(4):
+            await pilot.press("t")
+            seen.append(app.theme)
+
+        assert seen == ["desk-dark", "desk-light", "desk-contrast", "desk-ansi16", "desk-dark"]
+
+
+async def test_a_remapped_key_does_the_action_and_the_old_key_does_not(app_factory):
+    app = app_factory(**{"ui.keys": {"close-position": "C"}})
+    async with app.run_test(size=SIZE) as pilot:
+        await app.attached.wait()
+        await pilot.press("c")
+        await pilot.pause()
+        assert not isinstance(app.screen, CloseDialog)
+        await pilot.press("C")
+        await until(pilot, lambda: isinstance(app.screen, CloseDialog))
+
+
+async def test_quit_asks_first_when_orders_are_working(app_factory):
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await app.attached.wait()
+        short_put = next(p for p in app.state.positions.values() if p.strategy == "short put")
+        # Buying back a short put for a penny: a patient order that stays working.
+        result = await app.feed.send(
+            ClosePosition(
+                command_id="patient",
+                actor="t",
+                issued_at=0,
+                position_id=short_put.position_id,
+                limit=0.01,
+            )
+        )
+        assert result.accepted
+        await step(app, pilot)
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        assert "working" in str(app.screen.query_one(".title").render())
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.is_running
+
+
+async def test_nan_is_never_printed_even_when_quotes_go_bad(app_factory):
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await app.attached.wait()
+        engine = engine_of(app)
+        for symbol in ("SPY", "NVDA"):
+            engine.market.inject_quote(symbol, float("nan"), float("inf"), -1.0)
+        await step(app, pilot, 3)
+        screen = app.export_screenshot()
+
+        assert not re.search(r"\bnan\b|\binf\b", screen, re.IGNORECASE)
+
+
+async def test_a_quiet_feed_is_marked_stale_in_words(app_factory):
+    app = app_factory(**{"ui.stale_after_s": 0.2})
+    async with app.run_test(size=SIZE) as pilot:
+        await app.attached.wait()
+        await until(pilot, lambda: app.feed_state == "STALE", tries=200)
+
+        assert "STALE" in str(app.query_one("#header").render())
+        assert "STALE" in str(app.query_one("#banner").render())
+        await step(app, pilot)
+        # The limit is 0.2 s and the engine is stopped, so LIVE lasts only until the next check.
+        assert app.feed_state == "LIVE"
