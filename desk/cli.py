@@ -42,6 +42,8 @@ def _common(parser: argparse.ArgumentParser, *, nested: bool = False) -> None:
         help="engine seconds per wall second (replay: 0 = as fast as possible)",
     )
     parser.add_argument("--journal", type=Path, metavar="PATH", help="journal file (SQLite)")
+    parser.add_argument("--trader", help="trader name on Redis (default: your login name)")
+    parser.argument_default = None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,6 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"desk {__version__}")
     _common(parser)
+    parser.add_argument(
+        "--connect",
+        metavar="URL",
+        help="attach to a headless engine over Redis instead of embedding one",
+    )
     sub = parser.add_subparsers(dest="command")
     engine = sub.add_parser("engine", help="run the engine headless (no UI)")
     _common(engine, nested=True)
@@ -66,6 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
     engine.add_argument(
         "--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR")
     )
+    engine.add_argument(
+        "--redis",
+        metavar="URL",
+        help="publish to Redis and take commands from it (redis:// or rediss://)",
+    )
+    acl = sub.add_parser("acl", help="print the Redis ACL file for an engine and its traders")
+    _common(acl, nested=True)
+    acl.add_argument("--traders", default="", help="comma-separated trader names")
     config = sub.add_parser("config", help="print the effective configuration as TOML")
     _common(config, nested=True)
     return parser
@@ -86,6 +101,11 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
         found["clock.speed"] = args.speed
     if args.journal:
         found["journal.path"] = str(args.journal)
+    if args.trader:
+        found["redis.trader"] = args.trader
+    url = getattr(args, "redis", None) or getattr(args, "connect", None)
+    if url:
+        found["redis.url"] = url
     return found
 
 
@@ -104,7 +124,39 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "engine":
         return run_engine(config, args)
+    if args.command == "acl":
+        return print_acl(config, args)
+    if args.connect:
+        return run_remote_app(config)
     return run_app(config)
+
+
+def print_acl(config: Any, args: argparse.Namespace) -> int:
+    from engine.remote.acl import acl_file
+
+    traders = tuple(t for t in (args.traders or "").split(",") if t) or config.redis.traders
+    generated: dict[str, str] = {}
+    print(acl_file(config.name, traders, generated), end="")
+    for user, password in generated.items():
+        print(
+            f"desk: generated password for {user}: {password} "
+            f"(set DESK_ACL_PASSWORD_{user.upper()} to choose your own)",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def run_remote_app(config: Any) -> int:
+    from desk.app import DeskApp
+    from desk.feeds.redis import RedisFeed
+
+    try:
+        feed = RedisFeed(config.redis, config.name)
+    except ValueError as exc:
+        print(f"desk: {exc}", file=sys.stderr)
+        return 2
+    DeskApp(config, feed, actor=feed.trader).run()
+    return 0
 
 
 def run_app(config: Any) -> int:
@@ -167,7 +219,10 @@ def run_engine(config: Any, args: argparse.Namespace) -> int:
     except JournalError as exc:
         print(f"desk: {exc}", file=sys.stderr)
         return 3
-    return asyncio.run(serve(engine, duration=args.duration, status_every=args.status_every))
+    redis = config.redis if args.redis else None
+    return asyncio.run(
+        serve(engine, duration=args.duration, status_every=args.status_every, redis=redis)
+    )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from msgspec import Meta
 
 from engine.broker.paper import PaperBrokerConfig
 from engine.market.config import MarketConfig
+from engine.remote.config import RedisConfig
 
 Positive = Annotated[float, Meta(gt=0)]
 NonNegative = Annotated[float, Meta(ge=0)]
@@ -144,3 +145,4 @@ class EngineConfig(Section, frozen=True, kw_only=True):
     risk: RiskConfig = RiskConfig()
     agents: AgentsConfig = AgentsConfig()
     demo: DemoConfig = DemoConfig()
+    redis: RedisConfig = RedisConfig()

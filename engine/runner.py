@@ -25,6 +25,7 @@ from engine.engine import Engine
 from engine.journal import Journal
 from engine.market import build_source
 from engine.recovery import check_positions, rebuild, reconcile_broker
+from engine.remote.config import RedisConfig
 
 log = logging.getLogger(__name__)
 
@@ -187,9 +188,27 @@ async def run(
             pass
 
 
-async def serve(engine: Engine, *, duration: float | None = None, status_every: float = 5.0) -> int:
+async def serve(
+    engine: Engine,
+    *,
+    duration: float | None = None,
+    status_every: float = 5.0,
+    redis: RedisConfig | None = None,
+) -> int:
     """Run headless until SIGINT/SIGTERM or the duration ends; shut down cleanly."""
     stop = asyncio.Event()
+    bridge_task = None
+    if redis is not None:
+        from engine.remote.bridge import RedisBridge
+
+        bridge = RedisBridge(engine, redis)
+        bridge_task = asyncio.create_task(bridge.run(stop), name="redis")
+        log.info(
+            "publishing to %s as engine %r; traders: %s",
+            redis.url,
+            engine.config.name,
+            ", ".join(redis.traders) or "none (read-only)",
+        )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -197,6 +216,9 @@ async def serve(engine: Engine, *, duration: float | None = None, status_every: 
     try:
         log.info("%s", status_line(engine))
         await run(engine, duration=duration, status_every=status_every, stop=stop)
+        stop.set()
+        if bridge_task is not None:
+            await asyncio.wait_for(bridge_task, timeout=5.0)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

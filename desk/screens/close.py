@@ -188,6 +188,13 @@ def _legs(position: PositionView) -> str:
     return "\n".join(lines)
 
 
+def _side(net: float | None) -> str:
+    """A signed combo price as a trader says it: 1.25 credit, 0.80 debit."""
+    if net is None:
+        return fmt.DASH
+    return f"{abs(net):.2f} {'credit' if net < 0 else 'debit'}"
+
+
 def _flag(state: str) -> str:
     return "" if state == "ok" else state.upper()
 
@@ -207,10 +214,9 @@ def _preview_text(preview: ClosePreview) -> str:
     if net is None:
         price = f"[$critical]no price: {preview.message or preview.mark_state}[/]"
     else:
-        side = "credit" if net < 0 else "debit"
         price = (
-            f"estimated fill [b]{abs(net):.2f} {side}[/] per unit  "
-            f"(mid {fmt.price(preview.mid)}, natural {fmt.price(preview.natural)})"
+            f"estimated fill [b]{_side(net)}[/] per unit "
+            f"(mid {_side(preview.mid)}, natural {_side(preview.natural)})"
         )
     note = f"\n[$warning]{preview.message}[/]" if preview.message and net is not None else ""
     stale = "  [i $stale]STALE[/]" if preview.mark_state == "stale" else ""

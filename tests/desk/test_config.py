@@ -118,3 +118,13 @@ def test_cli_version():
         [sys.executable, "-m", "desk.cli", "--version"], capture_output=True, text=True, timeout=60
     )
     assert done.stdout.startswith("desk 0.")
+
+
+def test_cli_engine_options_have_defaults_and_common_flags_work_on_either_side():
+    from desk.cli import build_parser
+
+    plain = build_parser().parse_args(["engine"])
+    before = build_parser().parse_args(["--seed", "3", "engine", "--speed", "9"])
+
+    assert plain.duration is None and plain.status_every == 5.0 and plain.redis is None
+    assert (before.seed, before.speed) == (3, 9.0)

@@ -1,0 +1,199 @@
+"""Provides the remote feed: a desk attached to a headless engine through Redis.
+
+Attach reads every state key and the cursor in one transaction and then follows the event
+stream from the cursor, so nothing is missed or seen twice; a gap (trimmed stream, an
+engine that republished) makes the app attach again. A command is signed, added to this
+trader's stream, and answered only by the engine's result: on the results stream, or by
+the outcome key if the answer came while we were away. No answer in time is an error the
+trader sees ("not confirmed"), never a silent success.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from redis.exceptions import NoPermissionError, RedisError
+
+from engine import codec
+from engine.feed import FeedError
+from engine.records import (
+    AnyCommand,
+    AnyEvent,
+    ClosePreview,
+    CommandResult,
+    RollCandidate,
+    Snapshot,
+)
+from engine.remote.bridge import connect
+from engine.remote.config import RedisConfig
+from engine.remote.protocol import Keys, command_entry, key_from_env_or_file
+from engine.remote.queries import Query, QueryReply, query_entry
+from engine.remote.state_keys import read_pipeline, snapshot_from
+
+
+class RedisFeed:
+    kind = "remote"
+
+    def __init__(self, config: RedisConfig, name: str) -> None:
+        self.config = config
+        self.keys = Keys(name)
+        self.name = name
+        self.trader = config.trader or getpass.getuser()
+        self.signing_key = key_from_env_or_file(config.signing_key_env, config.signing_key_file)
+        self.client = connect(config)
+        self.last_id = "0-0"
+        self.clock_skew_s: float | None = None
+        self.counters: dict[str, int] = {}
+
+    @property
+    def source(self) -> str:
+        return f"redis {self.name}"
+
+    async def _call(self, what: str, coro: Any) -> Any:
+        try:
+            return await coro
+        except NoPermissionError as exc:
+            raise FeedError(f"Redis user may not {what}: {exc}") from None
+        except (RedisError, OSError) as exc:
+            raise FeedError(f"Redis at {self.config.url}: {exc}") from None
+
+    async def _heartbeat(self) -> None:
+        beat = await self._call("read the heartbeat", self.client.get(self.keys.heartbeat))
+        if beat is None:
+            raise FeedError(f"engine {self.name!r} is not running (no heartbeat in Redis)")
+        self.clock_skew_s = (time.time_ns() - int(beat)) / 1e9
+
+    async def attach(self) -> Snapshot:
+        await self._heartbeat()
+        pipe = self.client.pipeline(transaction=True)
+        read_pipeline(pipe, self.keys)
+        replies = await self._call("read the state", pipe.execute())
+        try:
+            snapshot, stream_id = snapshot_from(replies)
+        except LookupError as exc:
+            raise FeedError(str(exc)) from None
+        except codec.SchemaVersionError as exc:
+            raise FeedError(f"cannot read engine {self.name!r}: {exc}") from None
+        except codec.DecodeError as exc:
+            raise FeedError(
+                f"engine {self.name!r} published state this desk cannot read: {exc}"
+            ) from None
+        self.last_id = stream_id
+        return snapshot
+
+    async def events(self) -> AsyncIterator[AnyEvent]:
+        quiet_since = time.monotonic()
+        while True:
+            replies = await self._call(
+                "read events",
+                self.client.xread({self.keys.events: self.last_id}, count=500, block=500),
+            )
+            if not replies:
+                if time.monotonic() - quiet_since > self.config.heartbeat_ttl_s:
+                    await self._heartbeat()
+                    quiet_since = time.monotonic()
+                continue
+            quiet_since = time.monotonic()
+            for _, entries in replies:
+                for entry_id, fields in entries:
+                    self.last_id = entry_id.decode()
+                    try:
+                        yield codec.decode_event(fields[b"e"])
+                    except (codec.DecodeError, KeyError) as exc:
+                        self.counters["events_unreadable"] = (
+                            self.counters.get("events_unreadable", 0) + 1
+                        )
+                        raise FeedError(f"unreadable event {self.last_id}: {exc}") from None
+
+    async def send(self, command: AnyCommand) -> CommandResult:
+        """Send once, wait for the engine's answer; a timeout is an error, never 'done'."""
+        if command.actor != self.trader:
+            raise FeedError(f"this desk signs as {self.trader!r}, not {command.actor!r}")
+        known = await self._call(
+            "read results", self.client.get(self.keys.outcome(command.command_id))
+        )
+        if known is not None:
+            return codec.decode_result(known)
+        last = await self._call("read results", self.client.xrevrange(self.keys.results, count=1))
+        cursor = last[0][0].decode() if last else "0-0"
+        entry = command_entry(command, self.trader, self.signing_key)
+        await self._call("send commands", self.client.xadd(self.keys.commands(self.trader), entry))
+        deadline = time.monotonic() + self.config.reply_timeout_s
+        while (left := deadline - time.monotonic()) > 0:
+            replies = await self._call(
+                "read results",
+                self.client.xread(
+                    {self.keys.results: cursor}, count=100, block=max(int(min(left, 0.5) * 1000), 1)
+                ),
+            )
+            for _, entries in replies or []:
+                for entry_id, fields in entries:
+                    cursor = entry_id.decode()
+                    with contextlib.suppress(codec.DecodeError, KeyError):
+                        result = codec.decode_result(fields[b"r"])
+                        if result.command_id == command.command_id:
+                            return result
+            known = await self._call(
+                "read results", self.client.get(self.keys.outcome(command.command_id))
+            )
+            if known is not None:
+                return codec.decode_result(known)
+        raise TimeoutError(
+            f"no answer from engine {self.name!r} in {self.config.reply_timeout_s:g}s: "
+            f"command {command.command_id} is NOT confirmed; look it up before sending again"
+        )
+
+    async def outcome(self, command_id: str) -> CommandResult | None:
+        """The engine's answer to a command sent earlier (e.g. before a dropped link)."""
+        known = await self._call("read results", self.client.get(self.keys.outcome(command_id)))
+        return None if known is None else codec.decode_result(known)
+
+    async def _query(self, query: Query) -> QueryReply:
+        await self._call(
+            "send queries", self.client.xadd(self.keys.queries(self.trader), query_entry(query))
+        )
+        reply = await self._call(
+            "read replies",
+            self.client.blpop(
+                [self.keys.reply(query.request_id)], timeout=self.config.reply_timeout_s
+            ),
+        )
+        if reply is None:
+            raise FeedError(
+                f"engine {self.name!r} did not answer in {self.config.reply_timeout_s:g}s"
+            )
+        answer: QueryReply = codec.decode(reply[1], QueryReply, label="query reply")
+        if answer.error:
+            raise FeedError(answer.error)
+        return answer
+
+    async def close_preview(
+        self, position_id: str, quantity: int | None = None, limit: float | None = None
+    ) -> ClosePreview:
+        answer = await self._query(
+            Query(
+                request_id=uuid.uuid4().hex,
+                kind="close_preview",
+                position_id=position_id,
+                quantity=quantity,
+                limit=limit,
+            )
+        )
+        assert answer.preview is not None
+        return answer.preview
+
+    async def roll_candidates(self, position_id: str) -> tuple[RollCandidate, ...]:
+        answer = await self._query(
+            Query(request_id=uuid.uuid4().hex, kind="roll_candidates", position_id=position_id)
+        )
+        return answer.candidates or ()
+
+    async def close(self) -> None:
+        with contextlib.suppress(RedisError, OSError, asyncio.CancelledError):
+            await self.client.aclose()

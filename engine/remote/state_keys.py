@@ -1,0 +1,188 @@
+"""Provides the mapping between the engine's records and Redis state keys, both ways.
+
+The publisher writes each event's effect on the per-topic keys in the same transaction
+as the event itself, so at every transaction boundary the keys reflect exactly the
+events up to the cursor. A client reads every key and the cursor in one transaction and
+gets a snapshot that the stream continues without a gap or a duplicate.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine import codec
+from engine.records import (
+    AgentsUpdated,
+    AlertRaised,
+    AnyEvent,
+    EarningsEvent,
+    EngineStatusChanged,
+    FillRecorded,
+    FlowPrinted,
+    OrderUpdated,
+    PnlRecorded,
+    PortfolioUpdated,
+    PositionsUpdated,
+    ProposalUpdated,
+    QuotesUpdated,
+    RegimeChanged,
+    RiskUpdated,
+    SignalEmitted,
+    Snapshot,
+)
+from engine.remote.protocol import Keys
+
+OPEN_STATES = frozenset({"new", "working", "partially_filled", "unknown"})
+LIST_LIMITS = {"fills": 200, "alerts": 200, "flow": 200, "signals": 600, "pnl": 2000}
+SCALARS = ("status", "portfolio", "risk", "regime", "agents", "earnings")
+HASHES = ("positions", "quotes", "orders", "proposals")
+LISTS = tuple(LIST_LIMITS)
+
+
+def all_keys(keys: Keys) -> list[str]:
+    return [keys.topic(t) for t in (*SCALARS, *HASHES, *LISTS)] + [keys.cursor]
+
+
+def apply_event(pipe: Any, keys: Keys, event: AnyEvent) -> None:
+    """Queue, on ``pipe``, the state-key writes that ``event`` implies."""
+    k = keys.topic
+    match event:
+        case QuotesUpdated():
+            if event.quotes:
+                pipe.hset(k("quotes"), mapping={q.symbol: codec.encode(q) for q in event.quotes})
+        case PositionsUpdated():
+            if event.changed:
+                pipe.hset(
+                    k("positions"), mapping={p.position_id: codec.encode(p) for p in event.changed}
+                )
+            if event.removed:
+                pipe.hdel(k("positions"), *event.removed)
+        case PortfolioUpdated():
+            pipe.set(k("portfolio"), codec.encode(event.portfolio))
+        case RiskUpdated():
+            pipe.set(k("risk"), codec.encode(event.risk))
+        case EngineStatusChanged():
+            pipe.set(k("status"), codec.encode(event.status))
+        case RegimeChanged():
+            pipe.set(k("regime"), codec.encode(event.regime))
+        case AgentsUpdated():
+            pipe.set(k("agents"), codec.encode(event.agents))
+        case OrderUpdated():
+            if event.order.state in OPEN_STATES:
+                pipe.hset(k("orders"), str(event.order.order_id), codec.encode(event.order))
+            else:
+                pipe.hdel(k("orders"), str(event.order.order_id))
+        case ProposalUpdated():
+            pipe.hset(k("proposals"), event.proposal.proposal_id, codec.encode(event.proposal))
+        case FillRecorded():
+            _push(pipe, keys, "fills", [codec.encode(event.fill)])
+        case AlertRaised():
+            _push(pipe, keys, "alerts", [codec.encode(event.alert)])
+        case SignalEmitted():
+            _push(pipe, keys, "signals", [codec.encode(event.signal)])
+        case FlowPrinted():
+            _push(pipe, keys, "flow", [codec.encode(p) for p in event.prints])
+        case PnlRecorded():
+            _push(pipe, keys, "pnl", [codec.encode(event.point)])
+
+
+def _push(pipe: Any, keys: Keys, topic: str, values: list[bytes]) -> None:
+    if not values:
+        return
+    pipe.rpush(keys.topic(topic), *values)
+    pipe.ltrim(keys.topic(topic), -LIST_LIMITS[topic], -1)
+
+
+def write_snapshot(pipe: Any, keys: Keys, snapshot: Snapshot) -> None:
+    """Queue a full rewrite of every state key from ``snapshot`` (after an outage)."""
+    k = keys.topic
+    pipe.delete(*all_keys(keys))
+    pipe.set(k("status"), codec.encode(snapshot.status))
+    pipe.set(k("portfolio"), codec.encode(snapshot.portfolio))
+    pipe.set(k("risk"), codec.encode(snapshot.risk))
+    pipe.set(k("agents"), codec.encode(snapshot.agents))
+    pipe.set(k("earnings"), codec.encode(snapshot.earnings))
+    if snapshot.regime is not None:
+        pipe.set(k("regime"), codec.encode(snapshot.regime))
+    for topic, mapping in (
+        ("positions", {p.position_id: codec.encode(p) for p in snapshot.positions}),
+        ("quotes", {q.symbol: codec.encode(q) for q in snapshot.quotes}),
+        ("orders", {str(o.order_id): codec.encode(o) for o in snapshot.orders}),
+        ("proposals", {p.proposal_id: codec.encode(p) for p in snapshot.proposals}),
+    ):
+        if mapping:
+            pipe.hset(k(topic), mapping=mapping)
+    _push(pipe, keys, "fills", [codec.encode(f) for f in snapshot.fills])
+    _push(pipe, keys, "alerts", [codec.encode(a) for a in snapshot.alerts])
+    _push(pipe, keys, "signals", [codec.encode(s) for s in snapshot.signals])
+    _push(pipe, keys, "flow", [codec.encode(f) for f in snapshot.flow])
+    _push(pipe, keys, "pnl", [codec.encode(p) for p in snapshot.pnl_history])
+
+
+def read_pipeline(pipe: Any, keys: Keys) -> None:
+    """Queue the reads that ``snapshot_from`` turns into a Snapshot (one transaction)."""
+    k = keys.topic
+    for topic in SCALARS:
+        pipe.get(k(topic))
+    for topic in HASHES:
+        pipe.hgetall(k(topic))
+    for topic in LISTS:
+        pipe.lrange(k(topic), 0, -1)
+    pipe.get(keys.cursor)
+
+
+def snapshot_from(replies: list[Any]) -> tuple[Snapshot, str]:
+    """The Snapshot and the stream id it reflects, from ``read_pipeline``'s replies.
+
+    Raises codec.DecodeError (or SchemaVersionError) if a key holds something unreadable,
+    and LookupError if the engine has not published yet.
+    """
+    from engine.records import (
+        AgentStatus,
+        Alert,
+        EngineStatus,
+        Fill,
+        FlowPrint,
+        Order,
+        PnlPoint,
+        PortfolioSummary,
+        PositionView,
+        Proposal,
+        Quote,
+        RegimeState,
+        RiskSummary,
+        Signal,
+    )
+
+    status_b, portfolio_b, risk_b, regime_b, agents_b, earnings_b = replies[:6]
+    positions_h, quotes_h, orders_h, proposals_h = replies[6:10]
+    fills_l, alerts_l, flow_l, signals_l, pnl_l = replies[10:15]
+    cursor = replies[15]
+    if cursor is None or status_b is None or portfolio_b is None or risk_b is None:
+        raise LookupError("the engine has not published its state yet")
+    seq_text, _, stream_id = cursor.decode().partition(" ")
+    signals: dict[str, Signal] = {}
+    for raw in signals_l:
+        signal = codec.decode(raw, Signal)
+        signals.pop(signal.signal_id, None)
+        signals[signal.signal_id] = signal
+    snapshot = Snapshot(
+        seq=int(seq_text),
+        ts=0,
+        status=codec.decode(status_b, EngineStatus),
+        quotes=tuple(codec.decode(v, Quote) for v in quotes_h.values()),
+        positions=tuple(codec.decode(v, PositionView) for v in positions_h.values()),
+        portfolio=codec.decode(portfolio_b, PortfolioSummary),
+        risk=codec.decode(risk_b, RiskSummary),
+        orders=tuple(codec.decode(v, Order) for v in orders_h.values()),
+        fills=tuple(codec.decode(v, Fill) for v in fills_l),
+        signals=tuple(signals.values()),
+        proposals=tuple(codec.decode(v, Proposal) for v in proposals_h.values()),
+        agents=codec.decode(agents_b, tuple[AgentStatus, ...]) if agents_b else (),
+        alerts=tuple(codec.decode(v, Alert) for v in alerts_l),
+        flow=tuple(codec.decode(v, FlowPrint) for v in flow_l),
+        earnings=codec.decode(earnings_b, tuple[EarningsEvent, ...]) if earnings_b else (),
+        pnl_history=tuple(codec.decode(v, PnlPoint) for v in pnl_l),
+        regime=codec.decode(regime_b, RegimeState) if regime_b else None,
+    )
+    return snapshot, stream_id
