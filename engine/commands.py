@@ -8,11 +8,12 @@ a code a program can test and a sentence a trader can read.
 from __future__ import annotations
 
 import logging
+import math
 from typing import TYPE_CHECKING
 
 import msgspec
 
-from engine import orders
+from engine import codec, orders
 from engine.faults import crash_point
 from engine.orders import Refusal
 from engine.records import (
@@ -35,6 +36,25 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def recordable(engine: Engine, command: AnyCommand) -> AnyCommand:
+    """The command as the journal will read it back, or a Refusal saying why it cannot be.
+
+    A command built in process is not checked against the schema: a fractional or 65-bit
+    quantity, say, would be journaled and then refuse to decode at the next start. A whole
+    float quantity (2.0) is taken as the integer it is.
+    """
+    quantity = getattr(command, "quantity", None)
+    if isinstance(quantity, float) and math.isfinite(quantity) and quantity.is_integer():
+        command = msgspec.structs.replace(command, quantity=int(quantity))
+    try:
+        codec.decode(codec.encode(command), AnyCommand, label="command")
+    except (codec.DecodeError, OverflowError, TypeError) as exc:
+        if quantity is not None:
+            orders.check_quantity(engine, quantity, None)  # the precise code, when it is that
+        raise Refusal("INVALID_COMMAND", f"the command does not fit the schema: {exc}") from None
+    return command
+
+
 class CommandHandler:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -50,6 +70,11 @@ class CommandHandler:
                 command, False, "INVALID_COMMAND", "a command needs a command_id", journal=False
             )
         if command.command_id not in engine.commands:
+            try:
+                command = recordable(engine, command)
+            except Refusal as refusal:
+                # Never act on, or journal, a command the journal could not read back.
+                return self._answer(command, False, refusal.code, refusal.message)
             engine.journal.append("command", command.command_id, command, engine.now())
             engine.commands[command.command_id] = command
             crash_point("after_command_journal")

@@ -306,9 +306,11 @@ class Engine:
                 "broker disconnected: new orders are refused until it is back",
             )
         else:
-            from engine.recovery import reconcile_broker
+            from engine.recovery import check_positions, reconcile_broker
 
+            # Executions, orders, then positions: all before a new order can go out.
             reconcile_broker(self, reason="broker reconnected")
+            check_positions(self)
             self.alert(
                 "info",
                 "broker",
@@ -536,6 +538,8 @@ class Engine:
             )
             return
         crash_point("after_submit")
+        if order.intent == "roll":
+            crash_point("after_roll_submit")
         self.lookups[order.order_id] = (self.now(), 0)
 
     def shutdown(self) -> None:

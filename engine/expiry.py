@@ -1,12 +1,18 @@
 """Provides expiration: options past 16:00 ET on their expiry settle at intrinsic value.
 
 Settlement goes through the broker (the paper broker books it on its ledger), so the
-broker's record and the journal keep agreeing after every expiry.
+broker's record and the journal keep agreeing after every expiry. The price is the
+underlying's close on the expiry date, also when the engine first sees the expiry at a
+later session (it was not running over the close).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from engine.broker.base import BrokerOrder
 from engine.orders import expired
@@ -14,6 +20,19 @@ from engine.records import Leg, Option, Order
 
 if TYPE_CHECKING:
     from engine.engine import Engine
+
+
+def settlement_spot(engine: Engine, symbol: str, expiry: dt.date) -> float | None:
+    """The underlying's close on ``expiry``: its last price while that day's close is now,
+    its daily bar's close when the engine only reaches the expiry at a later session."""
+    quote = engine.market.quote(symbol)
+    last = quote.last if quote is not None else None
+    if engine.clock.today() <= expiry:
+        return last
+    bars = engine.market.daily_bars(symbol)
+    rows = np.flatnonzero(bars.date == np.datetime64(expiry))
+    close = float(bars.close[rows[-1]]) if rows.size else math.nan
+    return round(close, 2) if math.isfinite(close) and close > 0 else last
 
 
 def settle_expired(engine: Engine) -> int:
@@ -31,9 +50,9 @@ def settle_expired(engine: Engine) -> int:
         ]
         if not legs:
             continue
-        quote = engine.market.quote(position.underlying)
-        spot = quote.last if quote is not None else None
-        if spot is None:
+        options = [leg.instrument for leg in legs if isinstance(leg.instrument, Option)]
+        spots = {o.key: settlement_spot(engine, position.underlying, o.expiry) for o in options}
+        if any(spot is None for spot in spots.values()):
             engine.alert(
                 "critical",
                 "expiry",
@@ -43,13 +62,12 @@ def settle_expired(engine: Engine) -> int:
             )
             continue
         prices = {}
-        for leg in legs:
-            assert isinstance(leg.instrument, Option)
-            strike = leg.instrument.strike
-            intrinsic = (
-                max(spot - strike, 0.0) if leg.instrument.right == "C" else max(strike - spot, 0.0)
-            )
-            prices[leg.instrument.key] = round(intrinsic, 4)
+        for option in options:
+            spot = spots[option.key]
+            assert spot is not None
+            strike = option.strike
+            intrinsic = max(spot - strike, 0.0) if option.right == "C" else max(strike - spot, 0.0)
+            prices[option.key] = round(intrinsic, 4)
         order_id = engine.next_order_id()
         whole = len(legs) == len(position.open_legs)
         order = Order(

@@ -120,10 +120,16 @@ def pull_executions(engine: Engine) -> list[Fill]:
 
     recovered = []
     for execution in engine.broker.executions():
-        if execution.exec_id not in engine.book.fill_ids:
-            fill = fill_from(execution)
-            engine.apply_fill(fill)
-            recovered.append(fill)
+        if execution.exec_id in engine.book.fill_ids:
+            continue
+        if execution.order_id not in engine.orders:
+            # Every order the engine sends is journaled first: this one is someone else's
+            # (a trade placed at the broker by hand). It is no crash gap to repair quietly;
+            # check_positions finds the difference it makes and halts or adopts by policy.
+            continue
+        fill = fill_from(execution)
+        engine.apply_fill(fill)
+        recovered.append(fill)
     return recovered
 
 

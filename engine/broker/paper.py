@@ -5,7 +5,7 @@ An order starts at the combo's mid and, every ``walk_interval_s`` of engine time
 fills once it is ``fill_threshold`` of the way across, the point where a market maker
 would take the other side, for as many units as the quoted sizes show; the rest keeps
 working. The fault switches (disconnect, withheld acks, lost submits, a regressing
-next order id) exist for the engine's fault tests.
+next order id, a missing positions report) exist for the engine's fault tests.
 """
 
 from __future__ import annotations
@@ -76,6 +76,7 @@ class PaperBroker:
         self._withhold_until = 0
         self._drop_submits = 0
         self._reported_next_id: int | None = None
+        self._withhold_positions = False
         self._now = 0
         self._working: dict[int, _Working] = {}
         for order, status in self.ledger.open_orders():
@@ -113,6 +114,10 @@ class PaperBroker:
     def report_next_id(self, next_id: int | None) -> None:
         """Report this as the next valid id, as a broker restored from old state might."""
         self._reported_next_id = next_id
+
+    def withhold_positions(self, withhold: bool = True) -> None:
+        """Answer the positions request with nothing, as a broker that never reports them."""
+        self._withhold_positions = withhold
 
     # --- Broker protocol ----------------------------------------------------------------
 
@@ -197,6 +202,8 @@ class PaperBroker:
         return self.ledger.executions()
 
     def positions(self) -> dict[str, int] | None:
+        if self._withhold_positions:
+            return None
         return self.ledger.positions()
 
     def close(self) -> None:

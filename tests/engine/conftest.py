@@ -56,7 +56,9 @@ def until(engine: Engine, condition: Callable[[], bool], ticks: int = 200) -> No
         if condition():
             return
         advance(engine)
-    assert condition(), f"condition not met in {ticks} ticks; orders: {list(engine.orders.values())[-3:]}"
+    assert condition(), (
+        f"condition not met in {ticks} ticks; orders: {list(engine.orders.values())[-3:]}"
+    )
 
 
 def command_id() -> str:

@@ -20,16 +20,25 @@ def first(engine, strategy: str):
 
 
 def close(engine, position_id: str, **kw) -> ClosePosition:
-    return ClosePosition(command_id=command_id(), actor="test", issued_at=0, position_id=position_id, **kw)
+    return ClosePosition(
+        command_id=command_id(), actor="test", issued_at=0, position_id=position_id, **kw
+    )
 
 
 def test_demo_book_opens_with_the_structures_a_trader_recognises(engine):
     names = sorted(p.shape.name for p in engine.book.open_positions())
 
-    assert names == sorted([
-        "bull put spread", "bear call spread", "iron condor", "long call", "short put",
-        "protective put", "bull call spread",
-    ])
+    assert names == sorted(
+        [
+            "bull put spread",
+            "bear call spread",
+            "iron condor",
+            "long call",
+            "short put",
+            "protective put",
+            "bull call spread",
+        ]
+    )
     assert engine.journal.count("fill") == 7
 
 
@@ -84,11 +93,20 @@ def test_roll_is_one_combo_order_that_keeps_the_position_and_moves_its_expiry(en
     old_expiry = position.expiry
     later = [d for d in engine.market.expiries(position.underlying) if d > old_expiry]
 
-    result = engine.execute(RollPosition(command_id=command_id(), actor="t", issued_at=0,
-                                         position_id=position.position_id, to_expiry=later[2]))
+    result = engine.execute(
+        RollPosition(
+            command_id=command_id(),
+            actor="t",
+            issued_at=0,
+            position_id=position.position_id,
+            to_expiry=later[2],
+        )
+    )
 
     assert result.accepted, result.message
-    assert result.net_price is not None and ("credit" in result.message or "debit" in result.message)
+    assert result.net_price is not None and (
+        "credit" in result.message or "debit" in result.message
+    )
     until(engine, lambda: engine.orders[result.order_id].state == "filled")
     rolled = engine.book.positions[position.position_id]
     assert rolled.closed_at is None and rolled.expiry == later[2]
@@ -100,12 +118,19 @@ def test_kill_switch_cancels_working_orders_refuses_new_risk_allows_closing(engi
     spread = first(engine, "bull put spread")
     working = engine.execute(close(engine, spread.position_id, limit=0.01))
     condor = first(engine, "iron condor")
-    later = [d for d in engine.market.expiries(condor.underlying) if d > condor.expiry][0]
+    later = next(d for d in engine.market.expiries(condor.underlying) if d > condor.expiry)
 
     on = engine.execute(SetKillSwitch(command_id=command_id(), actor="t", issued_at=0, on=True))
     advance(engine)
-    roll = engine.execute(RollPosition(command_id=command_id(), actor="t", issued_at=0,
-                                       position_id=condor.position_id, to_expiry=later))
+    roll = engine.execute(
+        RollPosition(
+            command_id=command_id(),
+            actor="t",
+            issued_at=0,
+            position_id=condor.position_id,
+            to_expiry=later,
+        )
+    )
     closing = engine.execute(close(engine, condor.position_id))
 
     assert on.accepted and "1 working order(s) cancelled" in on.message
@@ -115,9 +140,13 @@ def test_kill_switch_cancels_working_orders_refuses_new_risk_allows_closing(engi
 
 
 def test_pause_and_resume_an_agent(engine):
-    paused = engine.execute(PauseAgent(command_id=command_id(), actor="t", issued_at=0, agent="technical"))
+    paused = engine.execute(
+        PauseAgent(command_id=command_id(), actor="t", issued_at=0, agent="technical")
+    )
     state = {a.name: a.state for a in engine.agent_statuses()}["technical"]
-    resumed = engine.execute(ResumeAgent(command_id=command_id(), actor="t", issued_at=0, agent="technical"))
+    resumed = engine.execute(
+        ResumeAgent(command_id=command_id(), actor="t", issued_at=0, agent="technical")
+    )
 
     assert paused.accepted and state == "PAUSED"
     assert resumed.accepted and "technical" not in engine.paused
@@ -125,8 +154,13 @@ def test_pause_and_resume_an_agent(engine):
 
 @pytest.mark.parametrize(
     ("quantity", "code"),
-    [(0, "QUANTITY_BELOW_MINIMUM"), (-3, "QUANTITY_BELOW_MINIMUM"), (1.5, "QUANTITY_INVALID"),
-     (10**9, "QUANTITY_EXCEEDS_MAXIMUM"), (50, "QUANTITY_EXCEEDS_POSITION")],
+    [
+        (0, "QUANTITY_BELOW_MINIMUM"),
+        (-3, "QUANTITY_BELOW_MINIMUM"),
+        (1.5, "QUANTITY_INVALID"),
+        (10**9, "QUANTITY_EXCEEDS_MAXIMUM"),
+        (50, "QUANTITY_EXCEEDS_POSITION"),
+    ],
 )
 def test_bad_quantities_are_refused_with_a_code_and_no_order(engine, quantity, code):
     position = first(engine, "iron condor")
@@ -140,7 +174,9 @@ def test_bad_quantities_are_refused_with_a_code_and_no_order(engine, quantity, c
 
 def test_unknown_ids_get_not_found_codes(engine):
     missing = engine.execute(close(engine, "NOPE-1"))
-    agent = engine.execute(PauseAgent(command_id=command_id(), actor="t", issued_at=0, agent="ghost"))
+    agent = engine.execute(
+        PauseAgent(command_id=command_id(), actor="t", issued_at=0, agent="ghost")
+    )
 
     assert missing.code == "POSITION_NOT_FOUND"
     assert agent.code == "AGENT_NOT_FOUND" and "technical" in agent.message
