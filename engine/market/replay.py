@@ -20,7 +20,7 @@ import numpy as np
 
 from engine.clock import exchange_date
 from engine.market import calendar
-from engine.market.base import MARK_INVALID, MARK_OK, MARK_STALE, Bars, MarketUpdate
+from engine.market.base import MARK_INVALID, MARK_OK, Bars, MarketUpdate
 from engine.market.config import ReplayConfig
 from engine.market.csvbars import BarSeries, ReplayDataError, discover, load_csv
 from engine.market.drills import FaultDrills
@@ -201,8 +201,9 @@ class ReplayMarket(FaultDrills, OptionVenue):
         rejection = validate_quote(*raw)
         if rejection is not None:
             count(self.counters, rejection)
-            if self._status[col] != MARK_INVALID:
-                self._status[col] = MARK_STALE
+            # A bad input (FAULTS row 28): nothing is priced from it, and every option on
+            # it is excluded from the Greeks until a good quote arrives.
+            self._status[col] = MARK_INVALID
             return None
         bid, ask, last = (float(v) for v in raw)  # type: ignore[arg-type]
         d = self._daily[col] if col < len(self._daily) else None

@@ -13,7 +13,7 @@ import datetime as dt
 import numpy as np
 
 from engine.market import calendar, flow
-from engine.market.base import MARK_INVALID, MARK_OK, MARK_STALE, FloatArray, IntArray, StateArray
+from engine.market.base import MARK_INVALID, MARK_OK, FloatArray, IntArray, StateArray
 from engine.market.config import SimConfig
 from engine.market.drills import FaultDrills, RawQuote
 from engine.market.listing import Listing
@@ -115,8 +115,9 @@ class SimFeed(FaultDrills, OptionVenue):
                 rejection = None
             if rejection is not None:
                 count(self.counters, rejection)
-                if self._status[col] != MARK_INVALID:
-                    self._status[col] = MARK_STALE
+                # A bad input (FAULTS row 28): nothing is priced from it, and every option
+                # on it is excluded from the Greeks until a good quote arrives.
+                self._status[col] = MARK_INVALID
                 continue
             if injected is not None:
                 b, a, t = (float(v) for v in injected)  # type: ignore[arg-type]

@@ -17,9 +17,12 @@ import numpy.typing as npt
 
 SENTINEL_FLOOR = 1e300
 """Anything this large is IB's 'unset' double, not a price."""
+PLAUSIBLE_CEILING = 1e7
+"""No listed stock or option trades at ten million dollars: a finite price above it is a
+corrupted field, not a quote."""
 IB_SENTINELS = (-1.0, -2.0)
 
-CODES = ("missing", "nan", "inf", "sentinel", "negative", "zero", "crossed")
+CODES = ("missing", "nan", "inf", "sentinel", "implausible", "negative", "zero", "crossed")
 """Rejection codes, in the order they are checked; array results use index + 1."""
 
 _DESCRIPTIONS = {
@@ -27,6 +30,7 @@ _DESCRIPTIONS = {
     "nan": "is NaN",
     "inf": "is infinite",
     "sentinel": "is a feed sentinel, not a price",
+    "implausible": f"is above {PLAUSIBLE_CEILING:,.0f}: a corrupted field, not a price",
     "negative": "is negative",
     "zero": "is zero",
 }
@@ -57,6 +61,8 @@ def price_code(value: float | None, *, allow_zero: bool = False) -> str | None:
         return "inf"
     if value in IB_SENTINELS or value >= SENTINEL_FLOOR:
         return "sentinel"
+    if value > PLAUSIBLE_CEILING:
+        return "implausible"
     if value < 0:
         return "negative"
     if value == 0 and not allow_zero:
@@ -107,12 +113,14 @@ def price_codes(
         nan = np.isnan(values)
         inf = np.isinf(values)
         sentinel = ~nan & ~inf & ((values == -1.0) | (values == -2.0) | (values >= SENTINEL_FLOOR))
+        implausible = ~sentinel & ~inf & (values > PLAUSIBLE_CEILING)
         negative = values < 0
         zero = values == 0
     # Assign from the weakest to the strongest reason so the first matching check wins.
     if not allow_zero:
         codes[zero] = CODES.index("zero") + 1
     codes[negative] = CODES.index("negative") + 1
+    codes[implausible] = CODES.index("implausible") + 1
     codes[sentinel] = CODES.index("sentinel") + 1
     codes[inf] = CODES.index("inf") + 1
     codes[nan] = CODES.index("nan") + 1

@@ -201,6 +201,8 @@ def expected_code(value: float) -> str:
         return "inf"
     if value in (-1.0, -2.0) or value >= 1e300:
         return "sentinel"
+    if value > 1e7:
+        return "implausible"
     if value < 0:
         return "negative"
     return "zero"
@@ -210,6 +212,7 @@ BAD_PRICES = st.one_of(
     st.sampled_from([math.nan, math.inf, -math.inf, -1.0, -2.0, DBL_MAX, 0.0, -0.0]),
     st.floats(max_value=-1e-9, allow_nan=False, allow_infinity=False),
     st.floats(min_value=1e300, allow_nan=False, allow_infinity=False),
+    st.floats(min_value=1e7, max_value=1e299, exclude_min=True),
 )
 
 
@@ -237,12 +240,14 @@ def test_a_bad_price_is_rejected_counted_and_never_reaches_an_aggregate_or_an_or
     assert engine.status().counters[counter] == before + 1
     assert engine.market.quote("SPY").ts == good.ts, "the bad quote did not replace the good"
     views = {v.position_id: v for v in engine.position_views()}
-    assert views["SPY-1"].mark_state == "stale" and views["AAPL-4"].mark_state == "ok"
+    assert views["SPY-1"].mark_state == "invalid" and views["AAPL-4"].mark_state == "ok"
+    assert views["SPY-1"].excluded_legs == len(views["SPY-1"].legs), "Greeks of bad legs excluded"
     snapshot = engine.snapshot()
     assert non_finite(msgspec.to_builtins(snapshot)) == []
     summary = snapshot.portfolio
     assert math.isfinite(summary.equity) and math.isfinite(summary.greeks.delta)
-    assert (refused.accepted, refused.code) == (False, "QUOTE_STALE")
+    assert summary.excluded_legs >= views["SPY-1"].excluded_legs
+    assert (refused.accepted, refused.code) == (False, "QUOTE_INVALID")
     untouched.check()
 
 

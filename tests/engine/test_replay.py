@@ -289,7 +289,7 @@ def test_replay_faults_freeze_and_inject(tmp_path: Path) -> None:
     update = market.step(now)
     assert "ABC" not in {q.symbol for q in update.quotes}
     assert market.counters["quotes_rejected_nan"] == 1
-    assert market.option_marks([option]).state[0] == 1
+    assert market.option_marks([option]).state[0] == 2
     now = market.next_time(now, 1)  # type: ignore[assignment]
     market.step(now)
     assert market.quote("ABC").ts == now and market.option_marks([option]).state[0] == 0  # type: ignore[union-attr]
