@@ -176,6 +176,10 @@ class Engine:
         return result
 
     def record_signal(self, signal: Signal) -> None:
+        if signal.status == "new" and signal.agent in self.paused:
+            # A paused agent's signal is recorded and tracked on paper, never acted on.
+            signal = msgspec.structs.replace(signal, status="phantom")
+            self.counters["signals_while_paused"] += 1
         self.journal.append("signal", signal.signal_id, signal, signal.ts)
         self.signals[signal.signal_id] = signal
         self.signals.move_to_end(signal.signal_id)

@@ -207,12 +207,25 @@ def test_a_paused_scanner_that_keeps_emitting_gets_signals_journaled_and_nothing
     ids = {f"SIG-PAUSED-{n:03d}" for n in range(5)}
     journaled = {e.key for e in engine.journal.entries() if e.kind == "signal"}
     assert ids <= journaled and engine.journal.count("signal") == signals_before + 5
-    assert all(engine.signals[i].status == "new" for i in ids), "none turned into a proposal"
+    assert all(engine.signals[i].status == "phantom" for i in ids), "tracked, never acted on"
     assert not any(set(p.signal_ids) & ids for p in engine.proposals.values())
     assert engine.journal.count("proposal") == proposals_before
     assert len(engine.orders) == orders_before
     assert scanner.last_run == last_run, "the engine itself never runs a paused agent"
     assert {a.name: a.state for a in engine.agent_statuses()}["technical"] == "PAUSED"
+    assert engine.counters["signals_while_paused"] == 5
+
+
+def test_signals_from_a_pause_are_not_proposed_after_the_agent_resumes(engine):
+    scanner = next(a for a in engine.agents if a.name == "technical")
+    engine.execute(PauseAgent(command_id=command_id(), actor="t", issued_at=0, agent="technical"))
+    scanner.emit(engine, strong_signal(engine, 7))
+
+    engine.execute(ResumeAgent(command_id=command_id(), actor="t", issued_at=0, agent="technical"))
+    advance(engine, 20)
+
+    assert engine.signals["SIG-PAUSED-007"].status == "phantom"
+    assert not any("SIG-PAUSED-007" in p.signal_ids for p in engine.proposals.values())
 
 
 def test_a_paused_analyst_turns_no_signal_into_a_proposal_until_resumed(engine):
