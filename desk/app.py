@@ -13,10 +13,12 @@ import getpass
 import logging
 import time
 import uuid
+from collections.abc import Iterable
+from functools import partial
 from typing import Any, ClassVar
 
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
@@ -121,6 +123,17 @@ class DeskApp(App[None]):
         yield Static("", id="too-small")
         yield Footer()
 
+    def get_system_commands(self, screen: Any) -> Iterable[SystemCommand]:
+        """The palette lists every desk action from the registry, then Textual's own."""
+        for action in actions.ACTIONS:
+            if action.id.startswith("jump-"):
+                continue
+            name = action.action.split("(")[0]
+            if self.check_action(name, ()) is not True:
+                continue  # nothing selected for it: the palette offers only what can run
+            yield SystemCommand(action.label, action.help, partial(self.run_action, action.action))
+        yield from super().get_system_commands(screen)
+
     def get_theme_variable_defaults(self) -> dict[str, str]:
         # Textual's own themes stay usable from the palette: give our variables a value.
         return {"pnl-up": "green", "pnl-down": "red", "stale": "#808080", "critical": "magenta"}
@@ -151,6 +164,9 @@ class DeskApp(App[None]):
             f"{MIN_WIDTH}×{MIN_HEIGHT}; q quits."
         )
         self.query_one("#columns").display = not small
+        if not small and self.focused is None and not self._modal_open():
+            # Hiding the panes (too small) dropped the focus: give the book its cursor back.
+            self.query_one(PositionsGrid).focus()
         if small:
             self.layout_mode = "small"
         elif height < COMPACT_HEIGHT or width < MEDIUM_WIDTH:

@@ -329,3 +329,18 @@ async def test_a_quiet_feed_is_marked_stale_in_words(app_factory):
         await step(app, pilot)
         # The limit is 0.2 s and the engine is stopped, so LIVE lasts only until the next check.
         assert app.feed_state == "LIVE"
+
+
+async def test_the_command_palette_offers_the_registry_actions(app_factory):
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await app.attached.wait()
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+
+        for label in ("Close", "Roll", "Kill", "Filter", "Help"):
+            assert label in titles
+        await pilot.press("ctrl+p", *"Kill")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        assert "kill switch" in str(app.screen.query_one(".title").render()).lower()
