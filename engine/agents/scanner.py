@@ -53,9 +53,10 @@ class TechnicalScanner(Agent):
                         symbol=symbol,
                         kind=kind,
                         direction=direction,
-                        confidence=round(confidence, 3),
+                        # numpy scalars do not encode: the journal takes plain floats only.
+                        confidence=round(float(confidence), 3),
                         description=text,
-                        inputs=inputs,
+                        inputs={k: float(v) for k, v in inputs.items()},
                     ),
                 )
         return True

@@ -1,0 +1,52 @@
+"""Agents over days of simulated market: signals that journal, advice on every position."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from engine.agents.indicators import rsi, sma
+from tests.engine.conftest import advance, engine_config, open_engine
+
+
+def test_sma_matches_a_plain_rolling_mean():
+    values = np.arange(1.0, 31.0) ** 1.5
+
+    got = sma(values, 5)
+
+    assert np.all(np.isnan(got[:4]))
+    assert np.allclose(got[4:], np.convolve(values, np.ones(5) / 5, mode="valid"))
+
+
+def test_rsi_is_100_on_steady_gains_0_on_steady_losses_and_50_ish_when_balanced():
+    up = np.arange(100.0, 130.0)
+    down = up[::-1].copy()
+    zigzag = 100 + np.tile([0.0, 1.0], 20)
+
+    assert rsi(up) == 100.0
+    assert rsi(down) == 0.0
+    assert 45 < rsi(zigzag) < 55
+    assert rsi(up[:10]) is None
+
+
+def test_a_week_of_sim_market_gives_journaled_signals_advice_and_no_agent_errors(tmp_path):
+    # Arrange: ten-minute ticks so that a week of sessions runs in a few seconds.
+    engine = open_engine(engine_config(tmp_path, clock={"speed": 2400.0}))
+
+    # Act
+    advance(engine, 5 * 40)
+
+    # Assert
+    assert engine.counters.get("agent_errors", 0) == 0, [a.message for a in engine.alerts]
+    signals = list(engine.signals.values())
+    assert signals, "the scanner found nothing in a week of market"
+    assert engine.journal.count("signal") >= len(signals)
+    for signal in signals:
+        assert 0 < signal.confidence <= 1 and signal.direction in ("bullish", "bearish")
+        assert all(math.isfinite(v) for v in signal.inputs.values())
+    views = [v for v in engine.position_views() if v.status == "open"]
+    assert views and all(v.recommendation is not None for v in views)
+    assert {v.recommendation.action for v in views} <= {"HOLD", "CLOSE", "ROLL"}
+    assert all(v.recommendation.reason for v in views)
+    engine.shutdown()
