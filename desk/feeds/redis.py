@@ -18,7 +18,11 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from redis.exceptions import NoPermissionError, RedisError
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoPermissionError, OutOfMemoryError, RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from engine import codec
 from engine.feed import FeedError
@@ -32,7 +36,7 @@ from engine.records import (
 )
 from engine.remote.bridge import connect
 from engine.remote.config import RedisConfig
-from engine.remote.protocol import Keys, command_entry, key_from_env_or_file
+from engine.remote.protocol import Keys, command_entry, key_from_env_or_file, read_frame
 from engine.remote.queries import Query, QueryReply, query_entry
 from engine.remote.state_keys import read_pipeline, snapshot_from
 
@@ -47,6 +51,11 @@ class RedisFeed:
         self.trader = config.trader or getpass.getuser()
         self.signing_key = key_from_env_or_file(config.signing_key_env, config.signing_key_file)
         self.client = connect(config)
+        # Two quick retries on a broken connection: after Redis restarts, every pooled
+        # connection is dead and the first command on each would fail although Redis is
+        # back. An outage still shows within ~0.1 s, and a repeated XADD is harmless: the
+        # engine answers each command id once.
+        self.client.set_retry(Retry(ExponentialBackoff(cap=0.05, base=0.01), retries=2))
         self.last_id = "0-0"
         self.clock_skew_s: float | None = None
         self.counters: dict[str, int] = {}
@@ -104,49 +113,82 @@ class RedisFeed:
                 for entry_id, fields in entries:
                     self.last_id = entry_id.decode()
                     try:
-                        yield codec.decode_event(fields[b"e"])
-                    except (codec.DecodeError, KeyError) as exc:
+                        events = read_frame(fields)
+                    except codec.DecodeError as exc:
                         self.counters["events_unreadable"] = (
                             self.counters.get("events_unreadable", 0) + 1
                         )
                         raise FeedError(f"unreadable event {self.last_id}: {exc}") from None
+                    for event in events:
+                        yield event
 
     async def send(self, command: AnyCommand) -> CommandResult:
-        """Send once, wait for the engine's answer; a timeout is an error, never 'done'."""
+        """Send once, wait for the engine's answer; a timeout is an error, never 'done'.
+
+        A FeedError says whether the command was certainly not sent ("NOT sent") or may
+        have reached the engine ("NOT confirmed": look it up, or resend the same id).
+        """
         if command.actor != self.trader:
             raise FeedError(f"this desk signs as {self.trader!r}, not {command.actor!r}")
-        known = await self._call(
-            "read results", self.client.get(self.keys.outcome(command.command_id))
-        )
-        if known is not None:
-            return codec.decode_result(known)
-        last = await self._call("read results", self.client.xrevrange(self.keys.results, count=1))
-        cursor = last[0][0].decode() if last else "0-0"
-        entry = command_entry(command, self.trader, self.signing_key)
-        await self._call("send commands", self.client.xadd(self.keys.commands(self.trader), entry))
-        deadline = time.monotonic() + self.config.reply_timeout_s
-        while (left := deadline - time.monotonic()) > 0:
-            replies = await self._call(
-                "read results",
-                self.client.xread(
-                    {self.keys.results: cursor}, count=100, block=max(int(min(left, 0.5) * 1000), 1)
-                ),
-            )
-            for _, entries in replies or []:
-                for entry_id, fields in entries:
-                    cursor = entry_id.decode()
-                    with contextlib.suppress(codec.DecodeError, KeyError):
-                        result = codec.decode_result(fields[b"r"])
-                        if result.command_id == command.command_id:
-                            return result
-            known = await self._call(
-                "read results", self.client.get(self.keys.outcome(command.command_id))
-            )
+        cid = command.command_id
+        try:
+            known = await self._call("read results", self.client.get(self.keys.outcome(cid)))
             if known is not None:
                 return codec.decode_result(known)
+            last = await self._call(
+                "read results", self.client.xrevrange(self.keys.results, count=1)
+            )
+        except FeedError as exc:
+            raise FeedError(f"{exc}: command {cid} NOT sent") from None
+        cursor = last[0][0].decode() if last else "0-0"
+        entry: Any = command_entry(command, self.trader, self.signing_key)
+        try:
+            await self.client.xadd(self.keys.commands(self.trader), entry)
+        except OutOfMemoryError:
+            raise FeedError(
+                f"the Redis of engine {self.name!r} is full (out of memory): "
+                f"command {cid} NOT sent; try again when it has room"
+            ) from None
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise FeedError(
+                f"lost Redis at {self.config.url} while sending ({exc}): command {cid} is "
+                "NOT confirmed and may have reached the engine; look it up before sending again"
+            ) from None
+        except NoPermissionError as exc:
+            raise FeedError(
+                f"Redis user may not send commands ({exc}): command {cid} NOT sent"
+            ) from None
+        except RedisError as exc:
+            raise FeedError(f"Redis refused the command ({exc}): command {cid} NOT sent") from None
+        deadline = time.monotonic() + self.config.reply_timeout_s
+        try:
+            while (left := deadline - time.monotonic()) > 0:
+                replies = await self._call(
+                    "read results",
+                    self.client.xread(
+                        {self.keys.results: cursor},
+                        count=100,
+                        block=max(int(min(left, 0.5) * 1000), 1),
+                    ),
+                )
+                for _, entries in replies or []:
+                    for entry_id, fields in entries:
+                        cursor = entry_id.decode()
+                        with contextlib.suppress(codec.DecodeError, KeyError):
+                            result = codec.decode_result(fields[b"r"])
+                            if result.command_id == cid:
+                                return result
+                known = await self._call("read results", self.client.get(self.keys.outcome(cid)))
+                if known is not None:
+                    return codec.decode_result(known)
+        except FeedError as exc:
+            raise FeedError(
+                f"{exc}: command {cid} is NOT confirmed (it was sent); look it up before "
+                "sending again"
+            ) from None
         raise TimeoutError(
             f"no answer from engine {self.name!r} in {self.config.reply_timeout_s:g}s: "
-            f"command {command.command_id} is NOT confirmed; look it up before sending again"
+            f"command {cid} is NOT confirmed; look it up before sending again"
         )
 
     async def outcome(self, command_id: str) -> CommandResult | None:

@@ -18,21 +18,32 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
 from engine import codec
 from engine.records import AnyEvent, CommandResult, ResyncRequired
 from engine.remote.config import RedisConfig
-from engine.remote.protocol import GROUP, Keys, Refused, read_command_entry, trader_keys
+from engine.remote.protocol import (
+    FRAME_EVENTS,
+    GROUP,
+    Keys,
+    Refused,
+    frame_entry,
+    read_command_entry,
+    trader_keys,
+)
 from engine.remote.queries import answer_query
-from engine.remote.state_keys import apply_event, write_snapshot
+from engine.remote.state_keys import StateWrites, write_snapshot
 
 if TYPE_CHECKING:
     from engine.engine import Engine
 
 log = logging.getLogger(__name__)
 OUTCOME_TTL_S = 86_400
+# Refusals raised after the signature and the actor were checked: their command id is proven.
+SIGNED_REFUSALS = frozenset({"EXPIRED", "CLOCK_SKEW"})
 _FLUSH_INTERVAL_S = 0.01
 
 
@@ -103,28 +114,55 @@ class RedisBridge:
             try:
                 await self._connect()
                 backoff = 0.2
-                tasks = [
-                    asyncio.create_task(self._publish_loop(stop)),
-                    asyncio.create_task(self._heartbeat_loop(stop)),
-                    asyncio.create_task(self._command_loop(stop)),
-                    asyncio.create_task(self._query_loop(stop)),
-                ]
-                done, running = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-                for task in running:
-                    task.cancel()
-                for task in running:
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await task
-                for finished in done:
-                    failure = None if finished.cancelled() else finished.exception()
-                    if failure is not None:
-                        raise failure
+                await self._serve(stop)
             except (RedisError, OSError) as exc:
                 self._down(exc)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=backoff)
                 backoff = min(backoff * 2, 5.0)
+            except Exception as exc:
+                # A bug here must not silently end publishing and command reading for the
+                # rest of the session: say so, and start the bridge over.
+                log.exception("the Redis bridge failed")
+                self.counters["redis_bridge_errors"] += 1
+                self._down(exc)
+                self.engine.alert(
+                    "critical", "redis", "REDIS_BRIDGE_ERROR", f"the Redis bridge failed: {exc!r}"
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=backoff)
+                backoff = min(backoff * 2, 5.0)
         await self._close()
+
+    async def _serve(self, stop: asyncio.Event) -> None:
+        """Run the loops of one connection until ``stop`` or until one of them fails.
+
+        Cancelling a loop is not enough to end it: a cancellation can be swallowed (by
+        asyncio.wait_for on Python 3.11, or inside a redis-py call), and a loop that lives
+        on would keep the heartbeat beating while nobody reads commands. So every loop also
+        watches ``session``, and we never wait for one for ever.
+        """
+        session = asyncio.Event()
+        stopping = asyncio.create_task(stop.wait())
+        loops = [
+            asyncio.create_task(self._publish_loop(session)),
+            asyncio.create_task(self._heartbeat_loop(session)),
+            asyncio.create_task(self._command_loop(session)),
+            asyncio.create_task(self._query_loop(session)),
+        ]
+        try:
+            await asyncio.wait([*loops, stopping], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            session.set()
+            self._wake.set()  # the publish loop may be waiting for events
+            for task in [*loops, stopping]:
+                task.cancel()
+            await asyncio.wait([*loops, stopping], timeout=5.0)
+        # Collect every failure (so none is reported as never retrieved); raise the first.
+        failures = [task.exception() for task in loops if task.done() and not task.cancelled()]
+        failure = next((f for f in failures if f is not None), None)
+        if failure is not None:
+            raise failure
 
     async def _close(self) -> None:
         with contextlib.suppress(RedisError, OSError):
@@ -177,17 +215,12 @@ class RedisBridge:
         marker = f"{self.epoch}-{snapshot.seq}"
         pipe = self.client.pipeline(transaction=True)
         write_snapshot(pipe, self.keys, snapshot)
+        resync = ResyncRequired(
+            seq=snapshot.seq, ts=snapshot.ts, reason=f"engine republished its state ({reason})"
+        )
         pipe.xadd(
             self.keys.events,
-            {
-                "e": codec.encode(
-                    ResyncRequired(
-                        seq=snapshot.seq,
-                        ts=snapshot.ts,
-                        reason=f"engine republished its state ({reason})",
-                    )
-                )
-            },
+            frame_entry([resync]),
             id=marker,
             maxlen=self.config.stream_maxlen,
             approximate=True,
@@ -199,10 +232,12 @@ class RedisBridge:
 
     # --- publishing -----------------------------------------------------------------------
 
-    async def _publish_loop(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
+    async def _publish_loop(self, session: asyncio.Event) -> None:
+        while not session.is_set():
             await self._wake.wait()
             self._wake.clear()
+            if session.is_set():
+                return
             await self.flush()
             await asyncio.sleep(_FLUSH_INTERVAL_S)
 
@@ -211,15 +246,19 @@ class RedisBridge:
             return
         batch, self.pending = self.pending, []
         pipe = self.client.pipeline(transaction=True)
-        for event in batch:
+        writes = StateWrites()
+        for start in range(0, len(batch), FRAME_EVENTS):
+            frame = batch[start : start + FRAME_EVENTS]
             pipe.xadd(
                 self.keys.events,
-                {"e": codec.encode(event)},
-                id=f"{self.epoch}-{event.seq}",
+                frame_entry(frame),
+                id=f"{self.epoch}-{frame[-1].seq}",
                 maxlen=self.config.stream_maxlen,
                 approximate=True,
             )
-            apply_event(pipe, self.keys, event)
+            for event in frame:
+                writes.add(event)
+        writes.queue(pipe, self.keys)
         last = batch[-1]
         pipe.set(self.keys.cursor, f"{last.seq} {self.epoch}-{last.seq}")
         try:
@@ -231,18 +270,18 @@ class RedisBridge:
             return
         self.counters["events_published"] += len(batch)
 
-    async def _heartbeat_loop(self, stop: asyncio.Event) -> None:
+    async def _heartbeat_loop(self, session: asyncio.Event) -> None:
         ttl_ms = int(self.config.heartbeat_ttl_s * 1000)
-        while not stop.is_set():
+        while not session.is_set():
             await self.client.set(self.keys.heartbeat, str(time.time_ns()), px=ttl_ms)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.config.heartbeat_ttl_s / 3)
+                await asyncio.wait_for(session.wait(), timeout=self.config.heartbeat_ttl_s / 3)
 
     # --- commands -------------------------------------------------------------------------
 
-    async def _command_loop(self, stop: asyncio.Event) -> None:
+    async def _command_loop(self, session: asyncio.Event) -> None:
         if not self.traders:
-            await stop.wait()
+            await session.wait()
             return
         streams = {self.keys.commands(t): t for t in self.traders}
         # Our own pending entries first (a crash between execute and XACK), then any
@@ -254,7 +293,7 @@ class RedisBridge:
                 stream, GROUP, self.consumer, 1000, "0-0", count=500
             )
             await self._handle([[stream.encode(), claimed[1]]], streams)
-        while not stop.is_set():
+        while not session.is_set():
             try:
                 replies = await self.client.xreadgroup(
                     GROUP, self.consumer, dict.fromkeys(streams, ">"), count=100, block=200
@@ -276,12 +315,40 @@ class RedisBridge:
             trader = streams[stream]
             for entry_id, fields in entries:
                 if fields is None:
-                    continue  # trimmed away before we read it
-                result = self._execute(trader, entry_id, fields)
-                await self._answer(result)
+                    # Delivered, then trimmed before we acted: nothing to run, but it must
+                    # leave the PEL, or it comes back on every start.
+                    self.counters["commands_trimmed_pending"] += 1
+                    self.engine.alert(
+                        "warning",
+                        "remote",
+                        "COMMAND_LOST",
+                        f"command entry {entry_id.decode()} from {trader} was trimmed from "
+                        "Redis before the engine read it: it was not executed",
+                    )
+                    await self.client.xack(stream, GROUP, entry_id)
+                    continue
+                try:
+                    result, authenticated = self._execute(trader, entry_id, fields)
+                except Exception as exc:  # one bad entry must never stop the bridge
+                    log.exception("command entry %s from %s", entry_id.decode(), trader)
+                    self.counters["command_entry_errors"] += 1
+                    result, authenticated = (
+                        CommandResult(
+                            command_id=f"entry-{entry_id.decode()}",
+                            accepted=False,
+                            code="INTERNAL_ERROR",
+                            message=f"the engine could not read this command: {exc}",
+                            ts=self.engine.now(),
+                        ),
+                        False,
+                    )
+                await self._answer(result, store_outcome=authenticated)
                 await self.client.xack(stream, GROUP, entry_id)
 
-    def _execute(self, trader: str, entry_id: bytes, fields: dict[bytes, bytes]) -> CommandResult:
+    def _execute(
+        self, trader: str, entry_id: bytes, fields: dict[bytes, bytes]
+    ) -> tuple[CommandResult, bool]:
+        """The answer to one entry, and whether its command id is proven (signed)."""
         engine = self.engine
         cfg = self.config
         try:
@@ -301,6 +368,12 @@ class RedisBridge:
             )
         except Refused as refused:
             self.counters[f"commands_refused_{refused.code.lower()}"] += 1
+            signed = refused.code in SIGNED_REFUSALS
+            prior = engine.results.get(refused.command_id or "") if signed else None
+            if prior is not None:
+                # A signed command the engine already answered, delivered again too late
+                # (a replay, a restored Redis): it gets its first answer, not "expired".
+                return self._duplicate(trader, entry_id, prior), True
             if refused.code != "RATE_LIMITED":
                 engine.alert(
                     "warning",
@@ -308,35 +381,51 @@ class RedisBridge:
                     refused.code,
                     f"command from {trader} refused: {refused.message}",
                 )
-            return CommandResult(
+            result = CommandResult(
                 command_id=refused.command_id or f"entry-{entry_id.decode()}",
                 accepted=False,
                 code=refused.code,
                 message=refused.message,
                 ts=engine.now(),
             )
+            return result, signed
         result = engine.execute(command)
         if result.duplicate:
-            self.counters["commands_duplicate_delivered"] += 1
-        return result
+            self._duplicate(trader, entry_id, result)
+        return result, True
 
-    async def _answer(self, result: CommandResult) -> None:
+    def _duplicate(self, trader: str, entry_id: bytes, prior: CommandResult) -> CommandResult:
+        """Count and audit a command delivered again; answer with its first result."""
+        self.counters["commands_duplicate_delivered"] += 1
+        self.engine.alert(
+            "info",
+            "remote",
+            "DUPLICATE_COMMAND",
+            f"command {prior.command_id} from {trader} delivered again (entry "
+            f"{entry_id.decode()}): answered with its first result, nothing executed",
+        )
+        return msgspec.structs.replace(prior, duplicate=True)
+
+    async def _answer(self, result: CommandResult, *, store_outcome: bool) -> None:
+        """Publish the answer; keep it by command id only if that id is proven (signed), so
+        an unsigned or forged entry cannot overwrite another command's outcome."""
         payload = codec.encode(result)
         pipe = self.client.pipeline(transaction=True)
         pipe.xadd(
             self.keys.results, {"r": payload}, maxlen=self.config.stream_maxlen, approximate=True
         )
-        pipe.set(self.keys.outcome(result.command_id), payload, ex=OUTCOME_TTL_S)
+        if store_outcome:
+            pipe.set(self.keys.outcome(result.command_id), payload, ex=OUTCOME_TTL_S)
         await pipe.execute()
 
     # --- queries (previews for dialogs) ---------------------------------------------------
 
-    async def _query_loop(self, stop: asyncio.Event) -> None:
+    async def _query_loop(self, session: asyncio.Event) -> None:
         if not self.traders:
-            await stop.wait()
+            await session.wait()
             return
         cursors: dict[Any, Any] = {self.keys.queries(t): "$" for t in self.traders}
-        while not stop.is_set():
+        while not session.is_set():
             replies: Any = await self.client.xread(cursors, count=50, block=200)
             for stream_name, entries in replies or []:
                 stream = stream_name.decode()

@@ -13,14 +13,39 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import msgspec
 
 from engine import codec
-from engine.records import AnyCommand
+from engine.records import AnyCommand, AnyEvent
 
 DOMAIN = b"desk-command-v1"
 GROUP = "engine"
+FRAME_EVENTS = 256
+"""Events per stream entry at most: one XADD carries a whole tick, and stays small."""
+
+
+class Frame(msgspec.Struct, frozen=True, kw_only=True):
+    """A run of consecutive events in one stream entry; its id is ``epoch-<last seq>``."""
+
+    events: tuple[AnyEvent, ...]
+
+
+def frame_entry(events: Sequence[AnyEvent]) -> dict[Any, Any]:
+    return {"f": codec.encode(Frame(events=tuple(events)))}
+
+
+def read_frame(fields: dict[bytes, bytes]) -> tuple[AnyEvent, ...]:
+    """The events of one stream entry; codec.DecodeError if it is not a readable frame."""
+    payload = fields.get(b"f")
+    if not isinstance(payload, bytes):
+        raise codec.DecodeError("stream entry has no event frame")
+    frame: Frame = codec.decode(payload, Frame, label="event frame")
+    return frame.events
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,17 +191,17 @@ def read_command_entry(
     return command
 
 
+class _Id(msgspec.Struct):
+    command_id: str
+
+
+class _Envelope(msgspec.Struct):
+    body: _Id
+
+
 def _peek_id(payload: bytes) -> str | None:
     """The command id of an entry too broken to decode, if it can be read at all."""
-    import msgspec
-
-    class _Id(msgspec.Struct):
-        command_id: str
-
-    class _Env(msgspec.Struct):
-        body: _Id
-
     try:
-        return msgspec.msgpack.decode(payload, type=_Env).body.command_id
-    except (msgspec.DecodeError, RecursionError):
+        return msgspec.msgpack.decode(payload, type=_Envelope).body.command_id
+    except (msgspec.DecodeError, RecursionError, ValueError, TypeError):
         return None

@@ -43,47 +43,70 @@ def all_keys(keys: Keys) -> list[str]:
     return [keys.topic(t) for t in (*SCALARS, *HASHES, *LISTS)] + [keys.cursor]
 
 
-def apply_event(pipe: Any, keys: Keys, event: AnyEvent) -> None:
-    """Queue, on ``pipe``, the state-key writes that ``event`` implies."""
-    k = keys.topic
-    match event:
-        case QuotesUpdated():
-            if event.quotes:
-                pipe.hset(k("quotes"), mapping={q.symbol: codec.encode(q) for q in event.quotes})
-        case PositionsUpdated():
-            if event.changed:
-                pipe.hset(
-                    k("positions"), mapping={p.position_id: codec.encode(p) for p in event.changed}
+class StateWrites:
+    """The state-key writes a batch of events implies, merged: one command per key.
+
+    Only the last value of a scalar topic matters, hash fields merge (a later write or
+    delete of the same field wins), and list pushes concatenate; so a batch of N events
+    costs N stream entries plus a handful of state writes, not two commands per event.
+    """
+
+    def __init__(self) -> None:
+        self.scalars: dict[str, bytes] = {}
+        self.hashes: dict[str, dict[str, bytes | None]] = {t: {} for t in HASHES}
+        self.lists: dict[str, list[bytes]] = {t: [] for t in LISTS}
+
+    def add(self, event: AnyEvent) -> None:
+        match event:
+            case QuotesUpdated():
+                for q in event.quotes:
+                    self.hashes["quotes"][q.symbol] = codec.encode(q)
+            case PositionsUpdated():
+                for p in event.changed:
+                    self.hashes["positions"][p.position_id] = codec.encode(p)
+                for gone in event.removed:
+                    self.hashes["positions"][gone] = None
+            case PortfolioUpdated():
+                self.scalars["portfolio"] = codec.encode(event.portfolio)
+            case RiskUpdated():
+                self.scalars["risk"] = codec.encode(event.risk)
+            case EngineStatusChanged():
+                self.scalars["status"] = codec.encode(event.status)
+            case RegimeChanged():
+                self.scalars["regime"] = codec.encode(event.regime)
+            case AgentsUpdated():
+                self.scalars["agents"] = codec.encode(event.agents)
+            case OrderUpdated():
+                open_ = event.order.state in OPEN_STATES
+                self.hashes["orders"][str(event.order.order_id)] = (
+                    codec.encode(event.order) if open_ else None
                 )
-            if event.removed:
-                pipe.hdel(k("positions"), *event.removed)
-        case PortfolioUpdated():
-            pipe.set(k("portfolio"), codec.encode(event.portfolio))
-        case RiskUpdated():
-            pipe.set(k("risk"), codec.encode(event.risk))
-        case EngineStatusChanged():
-            pipe.set(k("status"), codec.encode(event.status))
-        case RegimeChanged():
-            pipe.set(k("regime"), codec.encode(event.regime))
-        case AgentsUpdated():
-            pipe.set(k("agents"), codec.encode(event.agents))
-        case OrderUpdated():
-            if event.order.state in OPEN_STATES:
-                pipe.hset(k("orders"), str(event.order.order_id), codec.encode(event.order))
-            else:
-                pipe.hdel(k("orders"), str(event.order.order_id))
-        case ProposalUpdated():
-            pipe.hset(k("proposals"), event.proposal.proposal_id, codec.encode(event.proposal))
-        case FillRecorded():
-            _push(pipe, keys, "fills", [codec.encode(event.fill)])
-        case AlertRaised():
-            _push(pipe, keys, "alerts", [codec.encode(event.alert)])
-        case SignalEmitted():
-            _push(pipe, keys, "signals", [codec.encode(event.signal)])
-        case FlowPrinted():
-            _push(pipe, keys, "flow", [codec.encode(p) for p in event.prints])
-        case PnlRecorded():
-            _push(pipe, keys, "pnl", [codec.encode(event.point)])
+            case ProposalUpdated():
+                self.hashes["proposals"][event.proposal.proposal_id] = codec.encode(event.proposal)
+            case FillRecorded():
+                self.lists["fills"].append(codec.encode(event.fill))
+            case AlertRaised():
+                self.lists["alerts"].append(codec.encode(event.alert))
+            case SignalEmitted():
+                self.lists["signals"].append(codec.encode(event.signal))
+            case FlowPrinted():
+                self.lists["flow"].extend(codec.encode(p) for p in event.prints)
+            case PnlRecorded():
+                self.lists["pnl"].append(codec.encode(event.point))
+
+    def queue(self, pipe: Any, keys: Keys) -> None:
+        """Put the merged writes on ``pipe``."""
+        for topic, value in self.scalars.items():
+            pipe.set(keys.topic(topic), value)
+        for topic, fields in self.hashes.items():
+            written = {k: v for k, v in fields.items() if v is not None}
+            deleted = [k for k, v in fields.items() if v is None]
+            if written:
+                pipe.hset(keys.topic(topic), mapping=written)
+            if deleted:
+                pipe.hdel(keys.topic(topic), *deleted)
+        for topic, values in self.lists.items():
+            _push(pipe, keys, topic, values)
 
 
 def _push(pipe: Any, keys: Keys, topic: str, values: list[bytes]) -> None:
