@@ -176,8 +176,10 @@ class DeskApp(App[None]):
         else:
             self.layout_mode = "wide"
         self.compact = self.layout_mode in ("compact", "medium")
-        self.screen.set_class(self.layout_mode == "compact", "-compact")
-        self.screen.set_class(self.layout_mode == "medium", "-medium")
+        # The desk's own screen, even while a dialog is on top of it (self.screen).
+        desk = self.screen_stack[0]
+        desk.set_class(self.layout_mode == "compact", "-compact")
+        desk.set_class(self.layout_mode == "medium", "-medium")
         self.query_one("#tabs").display = self.compact
         self.query_one("#tab-right").display = self.layout_mode == "compact"
         active = (self.query_one(Tabs).active or "tab-middle").removeprefix("tab-")
@@ -255,7 +257,7 @@ class DeskApp(App[None]):
             banner.display = True
         else:
             banner.display = False
-        self.screen.set_class(state != "LIVE", "-feed-problem")
+        self.screen_stack[0].set_class(state != "LIVE", "-feed-problem")
         self._render_header()
 
     def _schedule_flush(self) -> None:
@@ -265,6 +267,8 @@ class DeskApp(App[None]):
 
     def _flush(self) -> None:
         self._flush_pending = False
+        if not self.is_running:
+            return  # a flush scheduled just before quitting: the panes are already gone
         topics, self._dirty = self._dirty, set()
         every = "all" in topics
         state = self.state

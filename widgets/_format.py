@@ -29,14 +29,15 @@ def money(value: float | None, decimals: int = 0, *, sign: bool = False) -> str:
 
 
 def compact(value: float | None, *, sign: bool = False) -> str:
-    """1,234 → 1.2k; 3,400,000 → 3.4M: for narrow columns."""
+    """12,345 → 12.3k; 3,400,000 → 3.4M: for narrow columns (below 10,000 in full)."""
     if _bad(value):
         return DASH
     assert value is not None
     size = abs(value)
-    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e4, "k")):
+    # Thousands start at 10,000 (so 9,999 stays whole) but are still counted in 1,000s.
+    for limit, unit, suffix in ((1e9, 1e9, "B"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
         if size >= limit:
-            text = f"{size / limit:.1f}{suffix}"
+            text = f"{size / unit:.1f}{suffix}"
             break
     else:
         text = f"{size:,.0f}"

@@ -22,13 +22,25 @@ class DeskHeader(Static):
     DeskHeader { height: 1; background: $panel; padding: 0 1; }
     """
 
+    _last: tuple[EngineStatus | None, str, str, str] | None = None
+
+    def on_resize(self) -> None:
+        # The short form is chosen by width: redraw now, not at the next status event
+        # (none comes while the feed is down or the engine is stopped).
+        if self._last is not None:
+            status, feed, state, detail = self._last
+            self.show(status, feed=feed, state=state, detail=detail)
+
     def show(self, status: EngineStatus | None, *, feed: str, state: str, detail: str = "") -> None:
+        self._last = (status, feed, state, detail)
         state_text = f"[{FEED_STYLES.get(state, '')}]● {state}[/]"
         if status is None:
             self.update(f"[b]desk[/] · {feed.upper()} · {state_text} {text(detail)}")
             return
         speed = "" if status.clock_mode == "live" else f" ×{status.speed:g}"
-        if self.size.width and self.size.width < 100:
+        # Before the first layout the header has no size yet: judge by the screen's.
+        width = self.size.width or (self.app.size.width - 2)
+        if width < 100:
             kill = "[b reverse $critical] KILL ON [/]" if status.kill_switch else "kill off"
             self.update(
                 f"{feed.upper()} {text(status.source)}{speed} {fmt.clock(status.engine_time)} "

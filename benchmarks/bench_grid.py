@@ -1,0 +1,276 @@
+"""Provides a one-shot report: repaint of a 1,000-row book with 100 changed cells, our
+PositionsGrid (LineTable) against Textual's DataTable, inside a running app.
+
+Run: .venv/bin/python benchmarks/bench_grid.py  (about half a minute; always exits 0).
+
+Each app holds one full-screen table of 1,000 rows (the demo book's positions, cloned) in
+a 160×50 headless terminal (run_test). A trial changes 100 cells and times, from the
+update call, until the frame holding the change has been rendered and written: a hook
+on App._display stamps the end of the write. Textual paces frames at TEXTUAL_FPS
+(default 60, a frame every 16.7 ms); this script sets it to 1000 so that what is timed
+is work, not the wait for the next frame. Three update paths:
+
+* ours, as the app calls it: PositionsGrid.show(1,000 PositionViews): every row is
+  formatted again and compared; only rows that changed lose their cached line;
+* ours, table only: LineTable.set_rows(prebuilt rows), the formatting left out;
+* DataTable.update_cell(row, column, text) for the 100 changed cells.
+
+Three layouts of the change: 100 rows scattered over the book (one P&L cell each; about
+one in twenty is on screen); 50 on-screen rows with two cells each (all visible); and,
+for scale, every row's P&L, which is what a live tick does (the engine republishes every
+position each tick).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TEXTUAL_FPS", "1000")  # read once, when textual is imported
+
+import asyncio
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from textual.app import App, ComposeResult
+from textual.widgets import DataTable
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from desk.config import load_config  # noqa: E402
+from engine.records import PositionView  # noqa: E402
+from engine.runner import build_engine, start  # noqa: E402
+from themes import THEMES  # noqa: E402
+from widgets.positions_grid import COLUMNS, PositionsGrid, _row  # noqa: E402
+
+ROWS = 1_000
+CHANGED = 100
+TRIALS = 40
+SIZE = (160, 50)
+GOAL_MS = 5.0
+
+
+def demo_views() -> list[PositionView]:
+    """The demo book's seven positions from a real engine on a temp journal."""
+    with tempfile.TemporaryDirectory() as where:
+        config = load_config(
+            ROOT / "desk.toml",
+            {"journal.path": f"{where}/j.db", "market.sim.seed": 7},
+        )
+        engine = build_engine(config)
+        start(engine)
+        views = engine.position_views()
+        engine.shutdown()
+    return views
+
+
+def book(seed: int = 1) -> list[PositionView]:
+    rng = random.Random(seed)
+    base = demo_views()
+    views = []
+    for i in range(ROWS):
+        view = base[i % len(base)]
+        views.append(
+            msgspec.structs.replace(
+                view,
+                position_id=f"{view.underlying}-{i + 1}",
+                unrealized_pnl=round(rng.uniform(-2_000, 2_000), 2),
+                greeks=msgspec.structs.replace(view.greeks, delta=rng.uniform(-80, 80)),
+            )
+        )
+    return views
+
+
+LAYOUTS = {
+    "scattered": "100 rows scattered ×1 cell",
+    "visible": "50 rows on screen ×2 cells",
+    "tick": "all 1,000 rows (a live tick)",
+}
+
+
+def changes(views: list[PositionView], trial: int, layout: str) -> list[PositionView]:
+    """A copy of the book with some cells changed: see LAYOUTS."""
+    rng = random.Random(1_000 + trial)
+    out = list(views)
+
+    def nudge(v: PositionView, delta: bool) -> PositionView:
+        pnl = (v.unrealized_pnl or 0) + rng.choice((-1, 1)) * rng.uniform(1, 50)
+        greeks = v.greeks
+        if delta:
+            greeks = msgspec.structs.replace(greeks, delta=greeks.delta + rng.choice((-3, 3)))
+        return msgspec.structs.replace(v, unrealized_pnl=round(pnl, 2), greeks=greeks)
+
+    if layout == "visible":
+        for i in range(CHANGED // 2):
+            out[i] = nudge(out[i], True)
+    elif layout == "scattered":
+        for i in rng.sample(range(ROWS), CHANGED):
+            out[i] = nudge(out[i], False)
+    else:
+        out = [nudge(v, False) for v in out]
+    return out
+
+
+class Bench(App[None]):
+    CSS = "Screen { layout: vertical; } #table { height: 1fr; }"
+
+    def __init__(self, widget: Any) -> None:
+        super().__init__()
+        self.widget = widget
+        self.displayed: list[float] = []
+        self.frame = asyncio.Event()
+
+    def compose(self) -> ComposeResult:
+        yield self.widget
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return {"pnl-up": "green", "pnl-down": "red", "stale": "#808080", "critical": "magenta"}
+
+    def on_mount(self) -> None:
+        for theme in THEMES:  # the desk's colours, as DeskApp sets them
+            self.register_theme(theme)
+        self.theme = "desk-dark"
+
+    def _display(self, screen: Any, renderable: Any) -> None:
+        super()._display(screen, renderable)
+        self.displayed.append(time.perf_counter())
+        self.frame.set()
+
+
+async def timed(app: Bench, pilot: Any, update: Callable[[], None]) -> tuple[float, float]:
+    """(ms until the frame is written, ms in the update call itself)."""
+    await pilot.pause()
+    await asyncio.sleep(0.01)
+    app.frame.clear()
+    started = time.perf_counter()
+    update()
+    called = time.perf_counter()
+    await asyncio.wait_for(app.frame.wait(), 5.0)
+    return (app.displayed[-1] - started) * 1000, (called - started) * 1000
+
+
+async def run_ours(views: list[PositionView], layout: str, formatting: bool) -> list[tuple]:
+    grid = PositionsGrid(id="table")
+    app = Bench(grid)
+    results = []
+    async with app.run_test(size=SIZE) as pilot:
+        grid.show(views)
+        grid.focus()
+        current = views
+        for trial in range(trials(layout)):
+            current = changes(current, trial, layout)
+            if formatting:
+
+                def update(rows: list[PositionView] = current) -> None:
+                    grid.show(rows)
+
+            else:
+                prebuilt = [_row(v, False) for v in current]
+
+                def update(rows: list = prebuilt) -> None:
+                    grid.set_rows(rows)
+
+            results.append(await timed(app, pilot, update))
+    return results
+
+
+async def run_datatable(views: list[PositionView], layout: str) -> list[tuple]:
+    table: DataTable[str] = DataTable(id="table", cursor_type="row")
+    app = Bench(table)
+    keys = [c.key for c in COLUMNS]
+    results = []
+    async with app.run_test(size=SIZE) as pilot:
+        for column in COLUMNS:
+            table.add_column(column.label, key=column.key, width=column.width)
+        for view in views:
+            cells = _row(view, False).cells
+            table.add_row(*(c.text for c in cells), key=view.position_id)
+        table.focus()
+        await pilot.pause()
+        current = views
+        for trial in range(trials(layout)):
+            before = current
+            current = changes(current, trial, layout)
+            edits = []
+            for old, new in zip(before, current, strict=True):
+                if old is new:
+                    continue
+                a, b = _row(old, False).cells, _row(new, False).cells
+                edits += [
+                    (new.position_id, keys[i], b[i].text)
+                    for i in range(len(a))
+                    if a[i].text != b[i].text
+                ]
+
+            def update(edits: list = edits) -> None:
+                for row_key, column_key, text in edits:
+                    table.update_cell(row_key, column_key, text)
+
+            results.append(await timed(app, pilot, update))
+    return results
+
+
+def trials(layout: str) -> int:
+    return TRIALS if layout != "tick" else TRIALS // 3
+
+
+def summary(results: list[tuple]) -> tuple[float, float, float]:
+    frames = [r[0] for r in results[3:]]  # the first trials warm caches
+    calls = [r[1] for r in results[3:]]
+    return statistics.median(frames), max(frames), statistics.median(calls)
+
+
+async def main_async() -> None:
+    views = book()
+    ours, table, theirs = (
+        "PositionsGrid.show (as the app)",
+        "LineTable.set_rows (table only)",
+        "DataTable.update_cell per cell",
+    )
+    cases: list[tuple[str, str, Callable[[], Awaitable[list[tuple]]]]] = []
+    for layout in LAYOUTS:
+        cases += [
+            (layout, ours, lambda v=layout: run_ours(views, v, True)),
+            (layout, table, lambda v=layout: run_ours(views, v, False)),
+            (layout, theirs, lambda v=layout: run_datatable(views, v)),
+        ]
+    print(
+        f"repaint of a {ROWS:,}-row positions grid in a {SIZE[0]}×{SIZE[1]} headless terminal, "
+        f"TEXTUAL_FPS={os.environ['TEXTUAL_FPS']}; python {sys.version.split()[0]}, "
+        f"{os.cpu_count()} cpus"
+    )
+    print(
+        "to frame: update call → frame rendered and written (median, and max); "
+        "call: the update call alone\n"
+    )
+    header = f"{'changed cells':<30}{'update path':<34}{'to frame':>10}{'max':>10}{'call':>10}"
+    print(header)
+    print("-" * len(header))
+    found: dict[tuple[str, str], float] = {}
+    for layout, name, run in cases:
+        frame, worst, call = summary(await run())
+        found[(layout, name)] = frame
+        print(f"{LAYOUTS[layout]:<30}{name:<34}{frame:>8.2f}ms{worst:>8.2f}ms{call:>8.2f}ms")
+    print()
+    for layout, label in LAYOUTS.items():
+        a, b, c = found[(layout, ours)], found[(layout, table)], found[(layout, theirs)]
+        goal = f"; PositionsGrid {'meets' if a < GOAL_MS else 'MISSES'} < {GOAL_MS:g} ms"
+        print(
+            f"{label:<30} DataTable/PositionsGrid {c / a:5.1f}×   DataTable/LineTable "
+            f"{c / b:5.1f}×{goal if layout != 'tick' else ''}"
+        )
+
+
+def main() -> None:
+    asyncio.run(main_async())
+
+
+if __name__ == "__main__":
+    main()
