@@ -10,9 +10,9 @@ on App._display stamps the end of the write. Textual paces frames at TEXTUAL_FPS
 (default 60, a frame every 16.7 ms); this script sets it to 1000 so that what is timed
 is work, not the wait for the next frame. Three update paths:
 
-* ours, as the app calls it: PositionsGrid.show(1,000 PositionViews): every row is
-  formatted again and compared; only rows that changed lose their cached line;
-* ours, table only: LineTable.set_rows(prebuilt rows), the formatting left out;
+* ours, as the app calls it: PositionsGrid.update(the changed PositionViews): only
+  those rows are formatted and compared; only rows that changed lose their cached line;
+* ours, table only: LineTable.update_rows(prebuilt rows), the formatting left out;
 * DataTable.update_cell(row, column, text) for the 100 changed cells.
 
 Three layouts of the change: 100 rows scattered over the book (one P&L cell each; about
@@ -165,17 +165,20 @@ async def run_ours(views: list[PositionView], layout: str, formatting: bool) -> 
         grid.focus()
         current = views
         for trial in range(trials(layout)):
+            before = current
             current = changes(current, trial, layout)
+            # The app hands the grid only the positions an event changed (DeskState).
+            moved = [new for old, new in zip(before, current, strict=True) if new is not old]
             if formatting:
 
-                def update(rows: list[PositionView] = current) -> None:
-                    grid.show(rows)
+                def update(rows: list[PositionView] = moved) -> None:
+                    grid.update(rows)
 
             else:
-                prebuilt = [_row(v, False) for v in current]
+                prebuilt = [_row(v, False) for v in moved]
 
                 def update(rows: list = prebuilt) -> None:
-                    grid.set_rows(rows)
+                    grid.update_rows(rows)
 
             results.append(await timed(app, pilot, update))
     return results
@@ -230,8 +233,8 @@ def summary(results: list[tuple]) -> tuple[float, float, float]:
 async def main_async() -> None:
     views = book()
     ours, table, theirs = (
-        "PositionsGrid.show (as the app)",
-        "LineTable.set_rows (table only)",
+        "PositionsGrid.update (as the app)",
+        "LineTable.update_rows (table only)",
         "DataTable.update_cell per cell",
     )
     cases: list[tuple[str, str, Callable[[], Awaitable[list[tuple]]]]] = []

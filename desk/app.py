@@ -275,8 +275,12 @@ class DeskApp(App[None]):
         stale = self._stale_shown
         if every or topics & {"status"}:
             self._render_header()
-        if every or topics & {"positions", "orders"}:
-            self.query_one(PositionsGrid).show(state.positions.values(), stale=stale)
+        grid = self.query_one(PositionsGrid)
+        if every:
+            state.take_position_changes()
+            grid.show(state.positions.values(), stale=stale)
+        elif "positions" in topics:
+            grid.update(*state.take_position_changes())
         if every or topics & {"portfolio"}:
             self.query_one(PortfolioSummaryPane).show(state.portfolio, stale=stale)
             self.query_one(GreeksPane).show(

@@ -82,6 +82,9 @@ class DeskState:
     regime: RegimeState | None = None
     results: deque[CommandResult] = field(default_factory=lambda: deque(maxlen=50))
     seq: int = 0
+    changed_positions: dict[str, PositionView] = field(default_factory=dict)
+    """Positions changed since the app last took them (see take_position_changes)."""
+    removed_positions: set[str] = field(default_factory=set)
     heard: dict[str, float] = field(default_factory=dict)
     clock: Callable[[], float] = time.monotonic
     max_signals: int = 300
@@ -105,6 +108,8 @@ class DeskState:
         self._record_greeks(snapshot.portfolio)
         self.regime = snapshot.regime
         self.seq = snapshot.seq
+        self.changed_positions.clear()
+        self.removed_positions.clear()
         now = self.clock()
         self.heard = dict.fromkeys(TOPICS, now)
 
@@ -130,8 +135,12 @@ class DeskState:
             case PositionsUpdated():
                 for view in event.changed:
                     self.positions[view.position_id] = view
+                    self.changed_positions[view.position_id] = view
+                    self.removed_positions.discard(view.position_id)
                 for gone in event.removed:
                     self.positions.pop(gone, None)
+                    self.changed_positions.pop(gone, None)
+                    self.removed_positions.add(gone)
                 return "positions"
             case PortfolioUpdated():
                 self.portfolio = event.portfolio
@@ -188,6 +197,14 @@ class DeskState:
         if self.greeks_history and portfolio.ts - self.greeks_history[-1][0] < 60_000_000_000:
             return
         self.greeks_history.append((portfolio.ts, g.delta, g.gamma, g.theta, g.vega))
+
+    def take_position_changes(self) -> tuple[list[PositionView], list[str]]:
+        """The positions changed and removed since the last call, and forget them."""
+        changed = list(self.changed_positions.values())
+        removed = list(self.removed_positions)
+        self.changed_positions.clear()
+        self.removed_positions.clear()
+        return changed, removed
 
     def quiet_for(self, topic: str) -> float:
         """Seconds since the topic last changed (infinite if never heard)."""

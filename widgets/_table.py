@@ -54,6 +54,8 @@ class Row:
     search: str = ""
     tone: str = ""
     children: list[Row] = field(default_factory=list)
+    expandable: bool = False
+    """Has children to show, built only when expanded (they may be costly to make)."""
 
 
 class LineTable(ScrollView, can_focus=True):
@@ -119,10 +121,13 @@ class LineTable(ScrollView, can_focus=True):
         self.columns = list(columns)
         self.expandable = expandable
         self._fitted: tuple[int, list[tuple[Column, int]]] | None = None
+        self._column_index = {c.key: i for i, c in enumerate(self.columns)}
+        self._styles: dict[tuple[str, str, bool], Style] = {}
         self.empty_text = empty
         self._rows: list[Row] = []
         self._by_key: dict[str, Row] = {}
         self._visible: list[tuple[Row, int]] = []
+        self._line_of: dict[str, int] = {}
         self._cache: dict[tuple[str, bool, int], Strip] = {}
         self.expanded: set[str] = set()
         self.sort_column: str | None = None
@@ -163,21 +168,83 @@ class LineTable(ScrollView, can_focus=True):
                     self.refresh_line(y + 1)
         self._settle_cursor()
 
+    def update_rows(self, changed: Iterable[Row], removed: Iterable[str] = ()) -> None:
+        """Patch some rows in place: the cost is in the rows that changed, not the table.
+
+        Rows not named keep their place and their cached lines. The table is laid out
+        again only when the order or the membership changes (a new or removed row, a sort
+        value or a filtered field that moved, legs appearing or going).
+        """
+        gone = {key for key in removed if key in self._by_key}
+        relayout = bool(gone)
+        sort_index = self._sort_index()
+        dirty: list[Row] = []
+        for row in changed:
+            old = self._by_key.get(row.key)
+            self._by_key[row.key] = row
+            if old is None:
+                self._rows.append(row)
+                relayout = True
+                continue
+            if (
+                old.cells == row.cells
+                and old.tone == row.tone
+                and old.expandable == row.expandable
+                and _kids(old) == _kids(row)
+            ):
+                continue
+            dirty.append(row)
+            if (
+                (
+                    sort_index is not None
+                    and _sort_key(old, sort_index) != _sort_key(row, sort_index)
+                )
+                or (self.filter_text and old.search != row.search)
+                or len(old.children) != len(row.children)
+            ):
+                relayout = True
+        if gone:
+            self._rows = [r for r in self._rows if r.key not in gone]
+            for key in gone:
+                del self._by_key[key]
+        if dirty and not relayout:
+            # Same order: swap the new rows (and their legs) into their lines, and repaint
+            # only the lines on screen (``_rows`` order is resolved through ``_by_key``).
+            top = int(self.scroll_offset.y)
+            bottom = top + max(self.size.height - 1, 0)
+            for row in dirty:
+                for item in (row, *row.children):
+                    line = self._line_of.get(item.key)
+                    if line is not None:
+                        self._visible[line] = (item, self._visible[line][1])
+                        self._drop(item.key)
+                        if top <= line < bottom:
+                            self.refresh_line(line + 1)
+            return
+        if relayout:
+            self._rows = [self._by_key[r.key] for r in self._rows if r.key in self._by_key]
+            self._relayout()
+
+    def _sort_index(self) -> int | None:
+        if self.sort_column is None:
+            return None
+        return next((i for i, c in enumerate(self.columns) if c.key == self.sort_column), None)
+
     def _layout(self) -> None:
-        rows = self._rows
+        rows = [self._by_key[r.key] for r in self._rows]
         if self.filter_text:
             needle = self.filter_text.lower()
             rows = [r for r in rows if needle in r.search.lower()]
-        if self.sort_column is not None:
-            index = next((i for i, c in enumerate(self.columns) if c.key == self.sort_column), None)
-            if index is not None:
-                rows = sorted(rows, key=lambda r: _sort_key(r, index), reverse=self.sort_reverse)
+        index = self._sort_index()
+        if index is not None:
+            rows = sorted(rows, key=lambda r: _sort_key(r, index), reverse=self.sort_reverse)
         visible: list[tuple[Row, int]] = []
         for row in rows:
             visible.append((row, 0))
             if row.key in self.expanded:
                 visible.extend((child, 1) for child in row.children)
         self._visible = visible
+        self._line_of = {row.key: line for line, (row, _) in enumerate(visible)}
         self.virtual_size = Size(self._total_width(), len(visible) + 1)
 
     def _drop(self, key: str) -> None:
@@ -243,7 +310,7 @@ class LineTable(ScrollView, can_focus=True):
         row = self.row_at_cursor()
         if row is None:
             return
-        if row.children:
+        if row.children or row.expandable:
             self.expanded ^= {row.key}
             self._relayout()
         self.post_message(self.Toggled(self, row.key))
@@ -319,9 +386,9 @@ class LineTable(ScrollView, can_focus=True):
             if index == 0:
                 style = self.get_component_rich_style("linetable--empty")
                 return Strip([Segment(f" {self.empty_text}", style)]).adjust_cell_length(width)
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self._style("", "", False))
         if index >= len(self._visible):
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self._style("", "", False))
         row, depth = self._visible[index]
         at_cursor = index == self.cursor
         key = (row.key, at_cursor, width)
@@ -329,7 +396,7 @@ class LineTable(ScrollView, can_focus=True):
         if strip is None:
             strip = self._draw(row, depth, at_cursor)
             self._cache[key] = strip
-        return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+        return strip.crop_extend(scroll_x, scroll_x + width, self._style("", "", False))
 
     def _header(self) -> Strip:
         style = self.get_component_rich_style("linetable--header")
@@ -343,30 +410,50 @@ class LineTable(ScrollView, can_focus=True):
             segments.append(Segment(_fit(label, width, column.align) + " ", style))
         return Strip(segments)
 
+    def _style(self, row_tone: str, cell_tone: str, at_cursor: bool) -> Style:
+        """The combined style of a cell, built once per tone mix (and again after a theme
+        change): adding Rich styles for every cell of every line is what made drawing slow."""
+        key = (row_tone, cell_tone, at_cursor)
+        style = self._styles.get(key)
+        if style is None:
+            style = self.rich_style
+            for tone in (row_tone, cell_tone):
+                if tone:
+                    style += self.get_component_rich_style(f"linetable--{tone}")
+            if at_cursor:
+                style += self.get_component_rich_style("linetable--cursor")
+            self._styles[key] = style
+        return style
+
+    def notify_style_update(self) -> None:
+        self._styles.clear()
+        self._cache.clear()
+        super().notify_style_update()
+
     def _draw(self, row: Row, depth: int, at_cursor: bool) -> Strip:
-        base = self.rich_style
-        row_style = self.get_component_rich_style(f"linetable--{row.tone}") if row.tone else Style()
-        cursor = self.get_component_rich_style("linetable--cursor") if at_cursor else Style()
-        index = {c.key: i for i, c in enumerate(self.columns)}
+        index = self._column_index
         segments = []
         for n, (column, width) in enumerate(self._shown_columns()):
-            cell = row.cells[index[column.key]] if index[column.key] < len(row.cells) else Cell("")
+            cell = row.cells[index[column.key]] if index[column.key] < len(row.cells) else _BLANK
             text = cell.text
             if n == 0 and self.expandable:
                 if depth:
                     marker = "└ "
-                elif row.children:
+                elif row.children or row.expandable:
                     marker = "▾ " if row.key in self.expanded else "▸ "
                 else:
                     marker = "  "
                 text = marker + _fit(text, width - 2, column.align)
-            tone = (
-                self.get_component_rich_style(f"linetable--{cell.tone}") if cell.tone else Style()
-            )
-            segments.append(
-                Segment(_fit(text, width, column.align) + " ", base + row_style + tone + cursor)
-            )
-        return Strip(segments).adjust_cell_length(self.size.width, base + cursor).simplify()
+            style = self._style(row.tone, cell.tone, at_cursor)
+            segments.append(Segment(_fit(text, width, column.align) + " ", style))
+        return (
+            Strip(segments)
+            .adjust_cell_length(self.size.width, self._style("", "", at_cursor))
+            .simplify()
+        )
+
+
+_BLANK = Cell("")
 
 
 def _kids(row: Row) -> list[tuple[Cell, ...]]:

@@ -40,11 +40,41 @@ class PositionsGrid(LineTable):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(COLUMNS, empty="no open positions", expandable=True, id=id)
         self.stale = False
+        self._views: dict[str, PositionView] = {}
+        self._shown: dict[str, tuple[object, ...]] = {}
 
     def show(self, positions: Iterable[PositionView], *, stale: bool = False) -> None:
-        """Render the positions; ``stale`` marks every row (the feed itself went quiet)."""
+        """Render every position; ``stale`` marks every row (the feed itself went quiet)."""
         self.stale = stale
-        self.set_rows(_row(view, stale) for view in positions)
+        self._views = {view.position_id: view for view in positions}
+        self._shown = {pid: _shown(view) for pid, view in self._views.items()}
+        self.set_rows(self._row(view) for view in self._views.values())
+
+    def update(self, changed: Iterable[PositionView], removed: Iterable[str] = ()) -> None:
+        """Apply the positions that changed: rows whose figures on screen are the same are
+        not even formatted again, so a tick costs what changed, not the size of the book."""
+        rows = []
+        for view in changed:
+            self._views[view.position_id] = view
+            key = _shown(view)
+            if self._shown.get(view.position_id) == key and view.position_id not in self.expanded:
+                continue
+            self._shown[view.position_id] = key
+            rows.append(self._row(view))
+        gone = [pid for pid in removed if self._views.pop(pid, None) is not None]
+        for pid in gone:
+            self._shown.pop(pid, None)
+        if rows or gone:
+            self.update_rows(rows, gone)
+
+    def _row(self, view: PositionView) -> Row:
+        return _row(view, self.stale, legs=view.position_id in self.expanded)
+
+    def on_line_table_toggled(self, event: LineTable.Toggled) -> None:
+        # Legs are built only for expanded positions: build (or drop) them now.
+        view = self._views.get(event.key)
+        if view is not None:
+            self.update_rows([self._row(view)])
 
     def cycle_sort(self) -> str:
         """Sort by the next column (descending first for numbers); return its label."""
@@ -55,7 +85,20 @@ class PositionsGrid(LineTable):
         return next(c.label for c in COLUMNS if c.key == following)
 
 
-def _row(view: PositionView, feed_stale: bool) -> Row:
+def _shown(view: PositionView) -> tuple[object, ...]:
+    """What the row shows, at the precision it shows it: equal keys mean an equal row."""
+    g = view.greeks
+    total = None if view.unrealized_pnl is None else round(view.unrealized_pnl + view.realized_pnl)
+    rec = view.recommendation
+    return (
+        view.quantity, view.dte, view.strategy, view.mark_state, view.status, total,
+        None if view.pnl_pct is None else round(view.pnl_pct, 3),
+        round(g.delta), round(g.gamma, 1), round(g.theta), round(g.vega),
+        (rec.action, rec.reason) if rec else None, len(view.legs),
+    )  # fmt: skip
+
+
+def _row(view: PositionView, feed_stale: bool, *, legs: bool = False) -> Row:
     state = "stale" if feed_stale and view.mark_state == "ok" else view.mark_state
     marker = _MARKS.get(state, "")
     pnl = view.unrealized_pnl
@@ -102,7 +145,8 @@ def _row(view: PositionView, feed_stale: bool) -> Row:
         ),
         search=f"{view.underlying} {view.strategy} {view.position_id}",
         tone="stale" if marker else "",
-        children=[_leg(view.position_id, leg) for leg in view.legs],
+        children=[_leg(view.position_id, leg) for leg in view.legs] if legs else [],
+        expandable=bool(view.legs),
     )
 
 
