@@ -41,6 +41,7 @@ from engine.records import (
     SetKillSwitch,
 )
 from themes import NAMES, STYLESHEET, THEMES
+from widgets._table import LineTable
 from widgets.agent_status import AgentStatusPane
 from widgets.fills import RecentFills
 from widgets.greeks_pane import GreeksPane
@@ -95,6 +96,7 @@ class DeskApp(App[None]):
         self._busy = False
         self.compact = False
         self.layout_mode = "wide"
+        self._keys_signature: object = None
         self.attached = asyncio.Event()
 
     # --- layout ---------------------------------------------------------------------------
@@ -175,6 +177,7 @@ class DeskApp(App[None]):
             self.layout_mode = "medium"
         else:
             self.layout_mode = "wide"
+        self._keys_signature: object = None
         self.compact = self.layout_mode in ("compact", "medium")
         # The desk's own screen, even while a dialog is on top of it (self.screen).
         desk = self.screen_stack[0]
@@ -305,7 +308,24 @@ class DeskApp(App[None]):
             self.query_one(RegimePane).show(state.regime, vix.last if vix else None)
         if "results" in topics:
             self._announce_results()
-        self.refresh_bindings()
+        self._refresh_keys()
+
+    def _refresh_keys(self) -> None:
+        """Re-evaluate which keys can act (the footer dims the others), only when the
+        selection they depend on changed: refreshing the footer costs a restyle."""
+        position = self.selected_position()
+        signature = (
+            None if position is None else (position.position_id, position.status),
+            self.selected_proposal() is not None,
+            self.selected_agent(),
+        )
+        if signature != self._keys_signature:
+            self._keys_signature = signature
+            self.refresh_bindings()
+
+    @on(LineTable.Selected)
+    def _selection_moved(self) -> None:
+        self._refresh_keys()
 
     def _render_header(self) -> None:
         self.query_one(DeskHeader).show(

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from textual.widgets import Static
-
 from engine.records import PortfolioSummary
 from widgets import _format as fmt
 from widgets._markup import signed, stale_tag
+from widgets._pane import TextPane
 
 
-class GreeksPane(Static, can_focus=True):
+class GreeksPane(TextPane, can_focus=True):
     DEFAULT_CSS = """
     GreeksPane { height: auto; min-height: 4; padding: 0 1; }
     """
@@ -24,7 +23,7 @@ class GreeksPane(Static, can_focus=True):
         stale: bool = False,
     ) -> None:
         if portfolio is None:
-            self.update("[$text-muted]no valuation yet[/]")
+            self.set_text("[$text-muted]no valuation yet[/]")
             return
         g = portfolio.greeks
         width = max(self.size.width - 14, 8)
@@ -46,4 +45,4 @@ class GreeksPane(Static, can_focus=True):
             )
         if portfolio.excluded_legs:
             lines.append(f"[$warning]{portfolio.excluded_legs} leg(s) excluded: no valid price[/]")
-        self.update("\n".join(lines))
+        self.set_text("\n".join(lines))

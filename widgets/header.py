@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from textual.widgets import Static
-
 from engine.records import EngineStatus
 from widgets import _format as fmt
 from widgets._markup import text
+from widgets._pane import TextPane
 
 FEED_STYLES = {
     "LIVE": "b $pnl-up",
@@ -17,7 +16,7 @@ FEED_STYLES = {
 }
 
 
-class DeskHeader(Static):
+class DeskHeader(TextPane):
     DEFAULT_CSS = """
     DeskHeader { height: 1; background: $panel; padding: 0 1; }
     """
@@ -35,14 +34,14 @@ class DeskHeader(Static):
         self._last = (status, feed, state, detail)
         state_text = f"[{FEED_STYLES.get(state, '')}]● {state}[/]"
         if status is None:
-            self.update(f"[b]desk[/] · {feed.upper()} · {state_text} {text(detail)}")
+            self.set_text(f"[b]desk[/] · {feed.upper()} · {state_text} {text(detail)}")
             return
         speed = "" if status.clock_mode == "live" else f" ×{status.speed:g}"
         # Before the first layout the header has no size yet: judge by the screen's.
         width = self.size.width or (self.app.size.width - 2)
         if width < 100:
             kill = "[b reverse $critical] KILL ON [/]" if status.kill_switch else "kill off"
-            self.update(
+            self.set_text(
                 f"{feed.upper()} {text(status.source)}{speed} {fmt.clock(status.engine_time)} "
                 f"{state_text} {kill}"
                 + (" [b $critical]BROKER DOWN[/]" if not status.broker_connected else "")
@@ -56,7 +55,7 @@ class DeskHeader(Static):
         )
         broker = "" if status.broker_connected else " · [b $critical]BROKER DOWN[/]"
         halted = " · [b $critical]HALTED[/]" if status.trading_halted else ""
-        self.update(
+        self.set_text(
             f"[b]desk[/] {text(status.name)} · {feed.upper()} · {text(status.source)}{speed} · "
             f"{fmt.stamp(status.engine_time)} · {state_text}{' ' + text(detail) if detail else ''}"
             f" · {kill}{broker}{halted}"

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from textual.widgets import Static
-
 from engine.records import PortfolioSummary
 from widgets import _format as fmt
 from widgets._markup import signed, stale_tag
+from widgets._pane import TextPane
 
 
-class PortfolioSummaryPane(Static):
+class PortfolioSummaryPane(TextPane):
     DEFAULT_CSS = """
     PortfolioSummaryPane { height: auto; min-height: 3; padding: 0 1; }
     """
 
     def show(self, portfolio: PortfolioSummary | None, *, stale: bool = False) -> None:
         if portfolio is None:
-            self.update("[$text-muted]waiting for the engine's first valuation…[/]")
+            self.set_text("[$text-muted]waiting for the engine's first valuation…[/]")
             return
         p = portfolio
         g = p.greeks
@@ -38,4 +37,4 @@ class PortfolioSummaryPane(Static):
             f"Θ/day {signed(g.theta)}  Vega {fmt.num(g.vega, 0, sign=True)}  "
             f"$Δ {fmt.compact(g.dollar_delta, sign=True)}{excluded}",
         ]
-        self.update("\n".join(lines))
+        self.set_text("\n".join(lines))

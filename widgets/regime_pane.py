@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from textual.widgets import Static
-
 from engine.records import RegimeState
 from widgets import _format as fmt
 from widgets._markup import text
+from widgets._pane import TextPane
 
 REGIME_STYLES = {
     "calm": "$pnl-up",
@@ -16,7 +15,7 @@ REGIME_STYLES = {
 }
 
 
-class RegimePane(Static, can_focus=True):
+class RegimePane(TextPane, can_focus=True):
     DEFAULT_CSS = """
     RegimePane { height: auto; min-height: 2; padding: 0 1; }
     """
@@ -24,7 +23,7 @@ class RegimePane(Static, can_focus=True):
     def show(self, regime: RegimeState | None, vix: float | None) -> None:
         index = f"  VIX {fmt.price(vix)}" if vix is not None else ""
         if regime is None:
-            self.update(
+            self.set_text(
                 f"[$text-muted]No regime model is running: the engine publishes none.[/]{index}"
             )
             return
@@ -38,4 +37,4 @@ class RegimePane(Static, can_focus=True):
             filled = round(p * width)
             lines.append(f"{text(name):<9} {'█' * filled}{'░' * (width - filled)} {p:>4.0%}")
         lines.append(f"[$text-muted]{text(regime.model)} · {fmt.clock(regime.ts)}[/]")
-        self.update("\n".join(lines))
+        self.set_text("\n".join(lines))

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from textual.widgets import Static
-
 from engine.records import Alert, RiskSummary
 from widgets import _format as fmt
 from widgets._markup import bar, level, signed, text
+from widgets._pane import TextPane
 
 ALERT_STYLES = {"info": "$text-muted", "warning": "$warning", "critical": "b $critical"}
 
 
-class RiskPane(Static, can_focus=True):
+class RiskPane(TextPane, can_focus=True):
     DEFAULT_CSS = """
     RiskPane { height: auto; min-height: 4; padding: 0 1; }
     """
@@ -28,7 +27,7 @@ class RiskPane(Static, can_focus=True):
     ) -> None:
         lines = []
         if risk is None:
-            self.update("[$text-muted]no risk summary yet[/]")
+            self.set_text("[$text-muted]no risk summary yet[/]")
             return
         switch = (
             "[b reverse $critical] KILL SWITCH ON [/] new risk refused, closing allowed"
@@ -63,4 +62,4 @@ class RiskPane(Static, can_focus=True):
                 f"[{style}]{fmt.clock(alert.ts, seconds=False)} {alert.level.upper():<8}[/] "
                 f"{text(alert.message)}"
             )
-        self.update("\n".join(lines))
+        self.set_text("\n".join(lines))
