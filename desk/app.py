@@ -26,7 +26,7 @@ from textual.widgets import Footer, Input, Static, Tab, Tabs
 
 from desk import actions
 from desk.config import DeskConfig
-from desk.feeds import Feed, FeedError
+from desk.feeds import Feed, FeedError, FeedFatal
 from desk.screens.close import CloseDialog
 from desk.screens.confirm import ConfirmModal
 from desk.screens.help import HelpScreen
@@ -210,6 +210,7 @@ class DeskApp(App[None]):
     @work(exclusive=True, group="feed", exit_on_error=False)
     async def consume_feed(self) -> None:
         backoff = 0.5
+        await self._show_preview()
         while True:
             try:
                 snapshot = await self.feed.attach()
@@ -235,6 +236,9 @@ class DeskApp(App[None]):
                 continue
             except asyncio.CancelledError:
                 raise
+            except FeedFatal as exc:
+                self.exit(return_code=exc.exit_code, message=f"desk: {exc}")
+                return
             except (FeedError, ConnectionError, OSError, TimeoutError) as exc:
                 self._set_feed("DOWN", str(exc))
             except Exception as exc:  # a feed bug must show, not kill the desk
@@ -243,6 +247,18 @@ class DeskApp(App[None]):
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 10.0)
             self._set_feed("RECONNECTING", self.feed_detail)
+
+    async def _show_preview(self) -> None:
+        """Draw the book from the journal alone while the engine is built: positions at
+        once, each marked as pending a price, the figures a moment later."""
+        preview = getattr(self.feed, "preview", None)
+        views = preview() if preview is not None else ()
+        if not views:
+            return
+        self.state.positions = {view.position_id: view for view in views}
+        self._set_feed("CONNECTING", "starting the engine…")
+        self.query_one(PositionsGrid).show(views)
+        await asyncio.sleep(0.03)  # one frame: let it reach the screen before the build
 
     def _set_feed(self, state: str, detail: str = "") -> None:
         self.feed_state = state

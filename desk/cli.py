@@ -160,29 +160,20 @@ def run_remote_app(config: Any) -> int:
 
 
 def run_app(config: Any) -> int:
-    from engine.journal import JournalError
-    from engine.runner import ConfigurationError
-
     _log_to_file(config)
     from desk.app import DeskApp
     from desk.feeds.embedded import EmbeddedFeed
 
-    feed = EmbeddedFeed(config)
-    try:
-        feed.open()
-    except ConfigurationError as exc:
-        print(f"desk: {exc}", file=sys.stderr)
-        return 2
-    except JournalError as exc:
-        print(f"desk: {exc}", file=sys.stderr)
-        return 3
-    DeskApp(config, feed).run()
-    return 0
+    # The engine is built after the first frame; if it cannot start (a corrupt journal,
+    # exit 3; a bad setting, exit 2) the app stops with the engine's message.
+    app = DeskApp(config, EmbeddedFeed(config))
+    app.run()
+    return app.return_code or 0
 
 
 def _log_to_file(config: Any) -> None:
     """The screen belongs to the app: the engine's log lines go to a file beside the journal."""
-    from engine.runner import journal_path
+    from engine.paths import journal_path
 
     path = journal_path(config).with_suffix(".log")
     path.parent.mkdir(parents=True, exist_ok=True)

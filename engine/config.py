@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-from engine.broker.paper import PaperBrokerConfig
+from engine.broker.config import PaperBrokerConfig
 from engine.market.config import MarketConfig
 from engine.remote.config import RedisConfig
 

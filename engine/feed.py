@@ -1,5 +1,8 @@
 """Provides the Feed: how a desk talks to an engine, and the in-process implementation.
 
+Importing it loads no numerical library, so an app can draw its first frame before the
+engine's pricing is loaded.
+
 ``attach`` returns the full snapshot and, in the same loop turn, subscribes to the events
 after it, so a client sees every event after the snapshot's ``seq`` exactly once. The
 Redis feed (remote desk) implements the same protocol.
@@ -10,8 +13,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Protocol
 
-from engine.orders import Refusal
-from engine.previews import close_preview, roll_candidates
 from engine.records import (
     AnyCommand,
     AnyEvent,
@@ -28,6 +29,15 @@ if TYPE_CHECKING:
 
 class FeedError(RuntimeError):
     """A feed request failed; the message is for the trader."""
+
+
+class FeedFatal(FeedError):
+    """The feed can never work as configured (a corrupt journal, a bad setting): the desk
+    should stop with this message and exit code rather than retry."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class Feed(Protocol):
@@ -77,12 +87,18 @@ class EngineFeed:
     async def close_preview(
         self, position_id: str, quantity: int | None = None, limit: float | None = None
     ) -> ClosePreview:
+        from engine.orders import Refusal
+        from engine.previews import close_preview
+
         try:
             return close_preview(self.engine, position_id, quantity, limit)
         except Refusal as refusal:
             raise FeedError(refusal.message) from None
 
     async def roll_candidates(self, position_id: str) -> tuple[RollCandidate, ...]:
+        from engine.orders import Refusal
+        from engine.previews import roll_candidates
+
         try:
             return roll_candidates(self.engine, position_id)
         except Refusal as refusal:

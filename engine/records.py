@@ -17,7 +17,7 @@ import msgspec
 SCHEMA_VERSION = 1
 
 Right = Literal["C", "P"]
-MarkState = Literal["ok", "stale", "invalid"]
+MarkState = Literal["ok", "stale", "invalid", "pending"]
 OrderState = Literal[
     "new", "working", "partially_filled", "filled", "cancelled", "rejected", "unknown"
 ]

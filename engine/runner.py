@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import time
-from pathlib import Path
 
 from engine.agents.analyst import StrategyAnalyst
 from engine.agents.position_manager import PositionManager
@@ -24,6 +22,7 @@ from engine.demo import open_demo_book
 from engine.engine import Engine
 from engine.journal import Journal
 from engine.market import build_source
+from engine.paths import journal_path, ledger_path
 from engine.recovery import check_positions, rebuild, reconcile_broker
 from engine.remote.config import RedisConfig
 
@@ -32,24 +31,6 @@ log = logging.getLogger(__name__)
 
 class ConfigurationError(ValueError):
     """The configuration cannot run; the message names what to change."""
-
-
-def state_dir() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "desk"
-
-
-def journal_path(config: EngineConfig) -> Path:
-    if config.journal.path:
-        return Path(config.journal.path).expanduser()
-    return state_dir() / f"{config.name}.journal.db"
-
-
-def ledger_path(config: EngineConfig) -> Path:
-    if config.broker.ledger:
-        return Path(config.broker.ledger).expanduser()
-    journal = journal_path(config)
-    return journal.with_name(journal.name.replace(".journal.db", "") + ".paper-ledger.db")
 
 
 def build_engine(config: EngineConfig, *, mode: str = "headless") -> Engine:

@@ -380,12 +380,16 @@ class LineTable(ScrollView, can_focus=True):
         width = self.size.width
         scroll_x = int(self.scroll_offset.x)
         if y == 0:
-            return self._header().crop_extend(scroll_x, scroll_x + width, None)
+            return self._header().crop_extend(
+                scroll_x, scroll_x + width, self._style("", "", False)
+            )
         index = y - 1 + int(self.scroll_offset.y)
         if not self._visible:
             if index == 0:
                 style = self.get_component_rich_style("linetable--empty")
-                return Strip([Segment(f" {self.empty_text}", style)]).adjust_cell_length(width)
+                return Strip([Segment(f" {self.empty_text}", style)]).adjust_cell_length(
+                    width, self._style("", "", False)
+                )
             return Strip.blank(width, self._style("", "", False))
         if index >= len(self._visible):
             return Strip.blank(width, self._style("", "", False))

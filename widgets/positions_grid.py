@@ -27,7 +27,7 @@ COLUMNS = (
     Column("rec", "Recommendation", 12, "left", drop=1, flex=True),
 )
 SORTABLE = tuple(c.key for c in COLUMNS)
-_MARKS = {"stale": "STALE", "invalid": "NO PRICE"}
+_MARKS = {"stale": "STALE", "invalid": "NO PRICE", "pending": "PRICING…"}
 
 
 class PositionsGrid(LineTable):

@@ -2,6 +2,10 @@
 
 No server, no network: the desk works on a laptop or over SSH as is. The engine ticks
 as a task on the same asyncio loop as Textual, so a tick and a repaint never race.
+
+Building the engine (numpy, scipy, the market, recovery) takes longer than drawing the
+desk, so the app first shows ``preview()`` (the book from the journal alone, no imports
+of either) and the engine is built on a worker thread while the screen stays live.
 """
 
 from __future__ import annotations
@@ -10,19 +14,22 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from engine.config import EngineConfig
-from engine.engine import Engine
-from engine.feed import EngineFeed
+from engine.feed import EngineFeed, FeedFatal
 from engine.records import (
     AnyCommand,
     AnyEvent,
     ClosePreview,
     CommandResult,
+    PositionView,
     RollCandidate,
     Snapshot,
 )
-from engine.runner import build_engine, run, start
+
+if TYPE_CHECKING:
+    from engine.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +52,22 @@ class EmbeddedFeed:
     def open(self) -> Engine:
         """Build and recover the engine (journal, broker, demo book) if not done yet."""
         if self.engine is None:
-            self.engine = build_engine(self.config, mode="embedded")
-            start(self.engine)
+            from engine.runner import build_engine, start
+
+            engine = build_engine(self.config, mode="embedded")
+            start(engine)
+            self.engine = engine
         self._feed = EngineFeed(self.engine)
         return self.engine
+
+    def preview(self) -> tuple[PositionView, ...]:
+        """The book as the journal knows it, before the engine is built (no prices)."""
+        if self.engine is not None:
+            return ()
+        from engine.bootview import preview_positions
+        from engine.paths import journal_path
+
+        return preview_positions(journal_path(self.config))
 
     @property
     def source(self) -> str:
@@ -56,10 +75,21 @@ class EmbeddedFeed:
 
     async def attach(self) -> Snapshot:
         if self._feed is None:
-            self.open()
+            from engine.journal import JournalError
+            from engine.runner import ConfigurationError
+
+            try:
+                # Built on a thread: the desk keeps drawing (and answering keys) meanwhile.
+                await asyncio.to_thread(self.open)
+            except ConfigurationError as exc:
+                raise FeedFatal(str(exc), 2) from None
+            except JournalError as exc:
+                raise FeedFatal(str(exc), 3) from None
         assert self._feed is not None and self.engine is not None
         snapshot = await self._feed.attach()
         if self.running and self._task is None:
+            from engine.runner import run
+
             self._task = asyncio.create_task(run(self.engine, stop=self._stop), name="engine")
         return snapshot
 

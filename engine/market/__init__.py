@@ -1,13 +1,18 @@
 """Provides the engine's market sources: the seeded sim (default) and CSV replay.
 
 ``build_source(config)`` turns the ``[market]`` section into a source; the engine drives it
-through :class:`engine.market.base.MarketSource`.
+through :class:`engine.market.base.MarketSource`. Importing this package (as reading the
+configuration does) loads no numerical library; building a source does.
 """
 
 from __future__ import annotations
 
-from engine.market.base import MarketSource, MarketUpdate, OptionMarks
+from typing import TYPE_CHECKING
+
 from engine.market.config import MarketConfig
+
+if TYPE_CHECKING:
+    from engine.market.base import MarketSource
 
 
 def build_source(config: MarketConfig | None = None) -> MarketSource:
@@ -22,4 +27,4 @@ def build_source(config: MarketConfig | None = None) -> MarketSource:
     return SimMarket(config.sim)
 
 
-__all__ = ["MarketConfig", "MarketSource", "MarketUpdate", "OptionMarks", "build_source"]
+__all__ = ["MarketConfig", "build_source"]
