@@ -329,6 +329,8 @@ class DeskApp(App[None]):
     def _refresh_keys(self) -> None:
         """Re-evaluate which keys can act (the footer dims the others), only when the
         selection they depend on changed: refreshing the footer costs a restyle."""
+        if not self.is_running or not self.query(PositionsGrid):
+            return  # quitting: the panes are already gone
         position = self.selected_position()
         signature = (
             None if position is None else (position.position_id, position.status),

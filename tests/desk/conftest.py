@@ -3,12 +3,17 @@
 The app runs on an EmbeddedFeed with ``running=False``: the seeded engine (seed 7, first
 session 2025-03-03) does not tick by itself, so a test steps it by hand with
 ``step(app, pilot, n)`` and the screen is the same on every run.
+
+A test module that sets ``feed_kind`` to "remote" (parametrize it indirectly) gets the
+same engine publishing through a RedisBridge to a real redis-server, and a desk attached
+with a RedisFeed: the same keys, the same assertions, the other transport.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,40 +41,91 @@ def desk_config(journal_dir: Path, overrides: dict[str, Any] | None = None) -> D
     return load_config(ROOT / "desk.toml", dotted)
 
 
+TRADER_KEY = "7e" * 16
+
+
 @pytest.fixture
-def app_factory(tmp_path: Path) -> Iterator[Callable[..., DeskApp]]:
+def feed_kind(request: pytest.FixtureRequest) -> str:
+    """ "embedded" unless a test module parametrizes it (indirectly) with "remote"."""
+    return str(getattr(request, "param", "embedded"))
+
+
+@pytest.fixture
+async def app_factory(
+    tmp_path: Path, feed_kind: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Callable[..., DeskApp]]:
     """``app_factory(running=False, **{"ui.theme": "desk-light", ...})`` → a DeskApp.
 
     Keyword arguments other than ``running`` are dotted config keys. Each call gets its
     own journal directory, so two apps in one test never share a journal.
     """
     feeds: list[EmbeddedFeed] = []
+    remotes: list[tuple[Any, asyncio.Event, asyncio.Task[None]]] = []
+    server = None
+    if feed_kind == "remote":
+        from tests.redis_server import RedisServer
+
+        server = RedisServer(tmp_path / "redis").start()
+        monkeypatch.setenv("DESK_KEY_TESTER", TRADER_KEY)
+        monkeypatch.setenv("DESK_SIGNING_KEY", TRADER_KEY)
 
     def make(*, running: bool = False, **overrides: Any) -> DeskApp:
         where = tmp_path / f"desk-{len(feeds)}"
         where.mkdir()
+        if server is not None:
+            overrides = {
+                "redis.url": server.url,
+                "redis.traders": ["tester"],
+                "redis.trader": "tester",
+                "name": f"t{len(feeds)}",
+                **overrides,
+            }
         config = desk_config(where, overrides)
         feed = EmbeddedFeed(config, running=running)
         feed.open()  # build and recover now: a test (or freeze) can reach the engine at once
         feeds.append(feed)
-        return DeskApp(config, feed, actor="tester")
+        if server is None:
+            return DeskApp(config, feed, actor="tester")
+        from desk.feeds.redis import RedisFeed
+        from engine.remote.bridge import RedisBridge
+
+        assert feed.engine is not None
+        stop = asyncio.Event()
+        bridge = RedisBridge(feed.engine, config.redis)
+        remotes.append((bridge, stop, asyncio.get_running_loop().create_task(bridge.run(stop))))
+        app = DeskApp(config, RedisFeed(config.redis, config.name), actor="tester")
+        app.engine_for_tests = feed.engine  # type: ignore[attr-defined]
+        return app
 
     yield make
+    for _, stop, task in remotes:
+        stop.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, timeout=5)
     for feed in feeds:
         # A test that failed before its app unmounted leaves the journal open.
         if feed.engine is not None and not feed.engine.stopped:
             feed.engine.shutdown()
+    if server is not None:
+        server.kill()
 
 
 def engine_of(app: DeskApp) -> Engine:
-    engine = app.feed.engine
+    engine = getattr(app, "engine_for_tests", None) or getattr(app.feed, "engine", None)
     assert engine is not None
     return engine
 
 
 async def step(app: DeskApp, pilot: Any, ticks: int = 1) -> None:
-    """Tick the stopped engine ``ticks`` times, then let the app apply the events."""
-    advance(engine_of(app), ticks)
+    """Tick the stopped engine ``ticks`` times, then wait until the app has the events
+    (at once when embedded; after the bridge and Redis when remote)."""
+    engine = engine_of(app)
+    advance(engine, ticks)
+    await pilot.pause()
+    for _ in range(500):
+        if app.state.seq >= engine.bus.seq:
+            break
+        await pilot.pause(0.01)
     await pilot.pause()
 
 

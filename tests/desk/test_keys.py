@@ -1,8 +1,15 @@
-"""Every key path, driven by Pilot, checked against the engine's state and its journal."""
+"""Every key path, driven by Pilot, checked against the engine's state and its journal.
+
+Each test runs twice: on the embedded engine and on a remote desk attached through a real
+redis-server to the same engine, so the remote desk is shown to behave like the embedded.
+"""
 
 from __future__ import annotations
 
 import re
+import time
+
+import pytest
 
 from desk.screens.close import CloseDialog
 from desk.screens.confirm import ConfirmModal
@@ -15,6 +22,7 @@ from widgets.positions_grid import PositionsGrid
 from widgets.proposals import ProposalsPane
 
 SIZE = (160, 48)
+pytestmark = pytest.mark.parametrize("feed_kind", ["embedded", "remote"], indirect=True)
 
 
 async def until(pilot, condition, tries: int = 100) -> None:
@@ -289,8 +297,8 @@ async def test_quit_asks_first_when_orders_are_working(app_factory):
         result = await app.feed.send(
             ClosePosition(
                 command_id="patient",
-                actor="t",
-                issued_at=0,
+                actor="tester",
+                issued_at=time.time_ns(),
                 position_id=short_put.position_id,
                 limit=0.01,
             )
