@@ -177,12 +177,12 @@ class DeskApp(App[None]):
             self.layout_mode = "medium"
         else:
             self.layout_mode = "wide"
-        self._keys_signature: object = None
         self.compact = self.layout_mode in ("compact", "medium")
         # The desk's own screen, even while a dialog is on top of it (self.screen).
         desk = self.screen_stack[0]
         desk.set_class(self.layout_mode == "compact", "-compact")
         desk.set_class(self.layout_mode == "medium", "-medium")
+        desk.set_class(height < 26, "-short")
         self.query_one("#tabs").display = self.compact
         self.query_one("#tab-right").display = self.layout_mode == "compact"
         active = (self.query_one(Tabs).active or "tab-middle").removeprefix("tab-")

@@ -37,12 +37,17 @@ class RiskPane(TextPane, can_focus=True):
         lines.append(switch)
         if halted:
             lines.append(f"[b $critical]HALTED[/] {text(halted)}")
-        width = max(min(self.size.width - 34, 20), 6)
+        inner = max(self.size.width - 2, 20)  # the pane's padding
         for limit in risk.limits:
+            amounts = f"{fmt.compact(abs(limit.value))}/{fmt.compact(limit.limit)}"
+            # name, bar, percent and the word always show; the amounts when they fit.
+            room = inner - 10 - 1 - 5 - 5
+            show_amounts = room - len(amounts) - 1 >= 6
+            width = min(room - (len(amounts) + 1 if show_amounts else 0), 20)
             lines.append(
-                f"{limit.name:<10} {bar(limit.usage, width, limit.level)} "
-                f"{limit.usage:>4.0%} {level(limit.level):<4} "
-                f"[$text-muted]{fmt.compact(limit.value)}/{fmt.compact(limit.limit)}[/]"
+                f"{limit.name:<10} {bar(limit.usage, max(width, 3), limit.level)} "
+                f"{limit.usage:>4.0%} {level(limit.level):<4}"
+                + (f" [$text-muted]{amounts}[/]" if show_amounts else "")
             )
         if risk.var_95 is not None:
             lines.append(
