@@ -121,8 +121,19 @@ class AnalystConfig(Section, frozen=True, kw_only=True):
     """A proposal not approved within this time expires."""
 
 
+class OrchestratorConfig(Section, frozen=True, kw_only=True):
+    enabled: bool = True
+    interval_s: Positive = 60.0
+    """Engine seconds between votes."""
+    window_s: Positive = 3_600.0
+    """Signals older than this do not vote."""
+    weights: dict[str, Annotated[float, Meta(ge=0)]] = {}
+    """Weight per agent name (default 1.0)."""
+
+
 class AgentsConfig(Section, frozen=True, kw_only=True):
     scanner: ScannerConfig = ScannerConfig()
+    orchestrator: OrchestratorConfig = OrchestratorConfig()
     analyst: AnalystConfig = AnalystConfig()
     position_manager: PositionManagerConfig = PositionManagerConfig()
     auto_execute: bool = False

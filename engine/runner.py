@@ -13,6 +13,7 @@ import signal
 import time
 
 from engine.agents.analyst import StrategyAnalyst
+from engine.agents.orchestrator import Orchestrator
 from engine.agents.position_manager import PositionManager
 from engine.agents.scanner import TechnicalScanner
 from engine.broker.paper import PaperBroker
@@ -53,6 +54,7 @@ def build_engine(config: EngineConfig, *, mode: str = "headless") -> Engine:
     agents = config.agents
     engine.agents = [
         TechnicalScanner(agents.scanner),
+        Orchestrator(agents.orchestrator),
         StrategyAnalyst(agents.analyst),
         PositionManager(agents.position_manager),
     ]

@@ -41,7 +41,9 @@ def _row(agent: AgentStatus, now: int | None) -> Row:
     if agent.next_run is not None and now is not None and agent.state != "PAUSED":
         countdown = fmt.duration((agent.next_run - now) / 1e9)
     cycle = fmt.DASH if agent.last_cycle_ms is None else f"{agent.last_cycle_ms:.1f}ms"
-    name = agent.name if agent.kind != "orchestrator" else f"{agent.name} (orch)"
+    name = agent.name
+    if agent.kind == "orchestrator" and "orchestrator" not in name:
+        name = f"{name} (orchestrator)"
     children = []
     if agent.last_error:
         children.append(

@@ -15,6 +15,7 @@ import msgspec
 import numpy as np
 
 from engine.agents.base import Agent
+from engine.agents.orchestrator import SIGN, consensus
 from engine.clock import NS_PER_SECOND
 from engine.config import AnalystConfig
 from engine.records import Leg, OptionQuote, Proposal, Signal
@@ -49,6 +50,8 @@ class StrategyAnalyst(Agent):
         for signal in fresh:
             if signal.confidence < self.config.min_confidence:
                 continue
+            if signal.votes and consensus(signal.votes) * SIGN[signal.direction] <= 0:
+                continue  # the orchestrator's vote goes the other way (or nowhere)
             candidate = self._propose(engine, signal)
             if candidate is None:
                 continue

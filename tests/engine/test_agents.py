@@ -50,3 +50,26 @@ def test_a_week_of_sim_market_gives_journaled_signals_advice_and_no_agent_errors
     assert {v.recommendation.action for v in views} <= {"HOLD", "CLOSE", "ROLL"}
     assert all(v.recommendation.reason for v in views)
     engine.shutdown()
+
+
+def test_the_orchestrator_votes_onto_signals_and_reports_its_cycle(tmp_path):
+    from engine.agents.orchestrator import consensus
+
+    engine = open_engine(engine_config(tmp_path, clock={"speed": 2400.0}))
+    advance(engine, 5 * 40)
+
+    voted = [s for s in engine.signals.values() if s.votes]
+    status = {a.name: a for a in engine.agent_statuses()}["orchestrator"]
+    assert voted, "no signal carries the orchestrator's votes"
+    for signal in voted:
+        assert all(v.weight == 1.0 for v in signal.votes)
+        assert -1.0 <= consensus(signal.votes) <= 1.0
+    assert status.kind == "orchestrator" and status.last_run is not None
+    assert status.next_run is not None and status.next_run > status.last_run
+    proposed = [s for s in engine.signals.values() if s.status == "proposed"]
+    assert all(
+        consensus(s.votes) * (1 if s.direction == "bullish" else -1) > 0
+        for s in proposed
+        if s.votes
+    )
+    engine.shutdown()
