@@ -24,6 +24,7 @@ from engine.records import (
     CommandResult,
     Order,
     PauseAgent,
+    Proposal,
     RejectProposal,
     ResumeAgent,
     RollPosition,
@@ -150,30 +151,26 @@ class CommandHandler:
 
     def _approve(self, command: ApproveProposal) -> CommandResult:
         engine = self.engine
-        proposal = engine.proposals.get(command.proposal_id)
-        if proposal is None:
-            raise Refusal("PROPOSAL_NOT_FOUND", f"no proposal {command.proposal_id}")
-        if proposal.status != "pending":
-            raise Refusal(
-                "PROPOSAL_NOT_PENDING",
-                f"proposal {command.proposal_id} is already {proposal.status}",
-            )
+        proposal = self._pending_proposal(command.proposal_id)
         order = orders.open_order(engine, command, proposal)
         engine.record_proposal(
             msgspec.structs.replace(proposal, status="approved", ts=engine.now())
         )
         return self._place(command, order)
 
-    def _reject(self, command: RejectProposal) -> CommandResult:
-        engine = self.engine
-        proposal = engine.proposals.get(command.proposal_id)
+    def _pending_proposal(self, proposal_id: str) -> Proposal:
+        proposal = self.engine.proposals.get(proposal_id)
         if proposal is None:
-            raise Refusal("PROPOSAL_NOT_FOUND", f"no proposal {command.proposal_id}")
+            raise Refusal("PROPOSAL_NOT_FOUND", f"no proposal {proposal_id}")
         if proposal.status != "pending":
             raise Refusal(
-                "PROPOSAL_NOT_PENDING",
-                f"proposal {command.proposal_id} is already {proposal.status}",
+                "PROPOSAL_NOT_PENDING", f"proposal {proposal_id} is already {proposal.status}"
             )
+        return proposal
+
+    def _reject(self, command: RejectProposal) -> CommandResult:
+        engine = self.engine
+        proposal = self._pending_proposal(command.proposal_id)
         reason = command.reason or f"rejected by {command.actor}"
         engine.record_proposal(
             msgspec.structs.replace(proposal, status="rejected", reason=reason, ts=engine.now())

@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 
 import numpy as np
 
-from engine.broker.base import BrokerOrder
 from engine.pricing import greeks
-from engine.records import Leg, Option, Order, Stock
+from engine.records import Leg, Option, Stock
 
 if TYPE_CHECKING:
     from engine.engine import Engine
@@ -91,39 +90,16 @@ def open_demo_book(engine: Engine) -> int:
         prices = _entry_prices(engine, legs, spot, spec.days_held, rng)
         if prices is None:
             continue
-        now = engine.now()
-        order_id = engine.next_order_id()
-        position_id = f"{spec.symbol}-{order_id}"
-        order = Order(
-            order_id=order_id,
-            command_id=f"demo-{order_id}",
+        engine.book_at_prices(
+            tag="demo",
             intent="open",
-            position_id=position_id,
+            position_id=None,
             legs=tuple(legs),
             quantity=spec.quantity,
-            limit=None,
-            state="filled",
-            created_at=now,
-            updated_at=now,
-        )
-        engine.record_order(order)
-        execution = settle(
-            BrokerOrder(
-                order_id=order_id,
-                order_ref=order.command_id,
-                position_id=position_id,
-                intent="open",
-                legs=tuple(legs),
-                quantity=spec.quantity,
-                limit=None,
-                ts=now,
-            ),
-            prices,
-            now,
+            prices=prices,
             source="demo",
             commission=_commission(engine, legs, spec.quantity),
         )
-        engine.on_execution(execution)
         opened += 1
     engine.alert("info", "demo", "DEMO_BOOK", f"demo book opened: {opened} positions")
     return opened

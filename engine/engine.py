@@ -44,7 +44,9 @@ from engine.records import (
     Fill,
     FillRecorded,
     FlowPrinted,
+    Leg,
     Order,
+    OrderIntent,
     OrderUpdated,
     PnlPoint,
     PnlRecorded,
@@ -545,6 +547,56 @@ class Engine:
         if order.intent == "roll":
             crash_point("after_roll_submit")
         self.lookups[order.order_id] = (self.now(), 0)
+
+    def book_at_prices(
+        self,
+        *,
+        tag: str,
+        intent: OrderIntent,
+        position_id: str | None,
+        legs: tuple[Leg, ...],
+        quantity: int,
+        prices: dict[str, float],
+        source: str,
+        commission: float = 0.0,
+    ) -> Order | None:
+        """Book an execution at given leg prices through the broker (demo book, expiries).
+
+        The order is journaled first, as every order is; the broker books it on its own
+        ledger and the execution comes back through ``on_execution``. Returns None if the
+        broker cannot book at set prices (only the paper broker can).
+        """
+        settle = getattr(self.broker, "settle", None)
+        if settle is None:
+            return None
+        now = self.now()
+        order_id = self.next_order_id()
+        position = position_id or f"{legs[0].instrument.underlying}-{order_id}"
+        order = Order(
+            order_id=order_id,
+            command_id=f"{tag}-{order_id}",
+            intent=intent,
+            position_id=position,
+            legs=legs,
+            quantity=quantity,
+            limit=None,
+            state="filled",
+            created_at=now,
+            updated_at=now,
+        )
+        self.record_order(order)
+        broker_order = BrokerOrder(
+            order_id=order_id,
+            order_ref=order.command_id,
+            position_id=position,
+            intent=intent,
+            legs=legs,
+            quantity=quantity,
+            limit=None,
+            ts=now,
+        )
+        self.on_execution(settle(broker_order, prices, now, source=source, commission=commission))
+        return order
 
     def shutdown(self) -> None:
         if self.stopped:

@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.broker.base import BrokerOrder
 from engine.orders import expired
-from engine.records import Leg, Option, Order
+from engine.records import Leg, Option
 
 if TYPE_CHECKING:
     from engine.engine import Engine
@@ -68,36 +67,16 @@ def settle_expired(engine: Engine) -> int:
             strike = option.strike
             intrinsic = max(spot - strike, 0.0) if option.right == "C" else max(strike - spot, 0.0)
             prices[option.key] = round(intrinsic, 4)
-        order_id = engine.next_order_id()
         whole = len(legs) == len(position.open_legs)
-        order = Order(
-            order_id=order_id,
-            command_id=f"expiry-{order_id}",
+        engine.book_at_prices(
+            tag="expiry",
             intent="close" if whole else "adjust",
             position_id=position.position_id,
             legs=tuple(Leg(instrument=leg.instrument, ratio=-leg.quantity) for leg in legs),
             quantity=1,
-            limit=None,
-            state="filled",
-            created_at=now,
-            updated_at=now,
+            prices=prices,
+            source="expiration",
         )
-        engine.record_order(order)
-        execution = settle(
-            BrokerOrder(
-                order_id=order_id,
-                order_ref=order.command_id,
-                position_id=position.position_id,
-                intent=order.intent,
-                legs=order.legs,
-                quantity=1,
-                limit=None,
-                ts=now,
-            ),
-            prices,
-            now,
-        )
-        engine.on_execution(execution)
         settled += len(legs)
         worth = ", ".join(
             f"{leg.instrument.describe()} at {prices[leg.instrument.key]:.2f}"  # type: ignore[union-attr]

@@ -145,18 +145,20 @@ def _order(
     engine: Engine,
     command_id: str,
     intent: OrderIntent,
-    position_id: str,
+    position_id: str | None,
     legs: list[Leg],
     quantity: int,
     limit: float | None,
     quote: ComboQuote,
 ) -> Order:
+    """A new order working from mid; a new position is named after its symbol and id."""
     now = engine.now()
+    order_id = engine.next_order_id()
     return Order(
-        order_id=engine.next_order_id(),
+        order_id=order_id,
         command_id=command_id,
         intent=intent,
-        position_id=position_id,
+        position_id=position_id or f"{legs[0].instrument.underlying}-{order_id}",
         legs=tuple(legs),
         quantity=quantity,
         limit=limit,
@@ -256,21 +258,7 @@ def open_order(engine: Engine, command: ApproveProposal, proposal: Proposal) -> 
     limit = check_limit(
         engine, command.limit if command.limit is not None else proposal.limit, quote
     )
-    order_id = engine.next_order_id()
-    now = engine.now()
-    return Order(
-        order_id=order_id,
-        command_id=command.command_id,
-        intent="open",
-        position_id=f"{proposal.symbol}-{order_id}",
-        legs=tuple(legs),
-        quantity=quantity,
-        limit=limit,
-        state="new",
-        working_price=round_tick(quote.mid),
-        created_at=now,
-        updated_at=now,
-    )
+    return _order(engine, command.command_id, "open", None, legs, quantity, limit, quote)
 
 
 def describe(engine: Engine, order: Order) -> str:
