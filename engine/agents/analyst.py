@@ -16,9 +16,10 @@ import numpy as np
 
 from engine.agents.base import Agent
 from engine.agents.orchestrator import SIGN, consensus
+from engine.agents.position_manager import auto_execute
 from engine.clock import NS_PER_SECOND
 from engine.config import AnalystConfig
-from engine.records import Leg, OptionQuote, Proposal, Signal
+from engine.records import ApproveProposal, Leg, OptionQuote, Proposal, Signal
 
 if TYPE_CHECKING:
     from engine.engine import Engine
@@ -57,6 +58,15 @@ class StrategyAnalyst(Agent):
                 continue
             engine.record_proposal(candidate)
             engine.record_signal(msgspec.structs.replace(signal, status="proposed"))
+            if auto_execute(engine):
+                engine.execute(
+                    ApproveProposal(
+                        command_id=f"auto-approve-{candidate.proposal_id}",
+                        actor=self.name,
+                        issued_at=engine.now(),
+                        proposal_id=candidate.proposal_id,
+                    )
+                )
         return bool(fresh)
 
     def _propose(self, engine: Engine, signal: Signal) -> Proposal | None:

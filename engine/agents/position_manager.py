@@ -11,10 +11,15 @@ from typing import TYPE_CHECKING
 
 from engine.agents.base import Agent
 from engine.config import PositionManagerConfig
-from engine.records import Action, PositionView, Recommendation
+from engine.records import Action, ClosePosition, PositionView, Recommendation
 
 if TYPE_CHECKING:
     from engine.engine import Engine
+
+
+def auto_execute(engine: Engine) -> bool:
+    """Agents act without a trader only when configured to, and only on paper."""
+    return engine.config.agents.auto_execute and engine.broker.name == "paper"
 
 
 class PositionManager(Agent):
@@ -32,11 +37,22 @@ class PositionManager(Agent):
         live = {v.position_id for v in views}
         for stale in set(engine.recommendations) - live:
             del engine.recommendations[stale]
+        working = engine.working_positions()
         for view in views:
             action, reason = self.judge(view)
             engine.recommendations[view.position_id] = Recommendation(
                 action=action, reason=reason, agent=self.name, ts=now
             )
+            if action == "CLOSE" and auto_execute(engine) and view.position_id not in working:
+                # One id per position and day: a repeated recommendation is one command.
+                engine.execute(
+                    ClosePosition(
+                        command_id=f"auto-close-{view.position_id}-{engine.clock.today():%Y%m%d}",
+                        actor=self.name,
+                        issued_at=now,
+                        position_id=view.position_id,
+                    )
+                )
         return bool(views)
 
     def judge(self, view: PositionView) -> tuple[Action, str]:

@@ -73,3 +73,28 @@ def test_the_orchestrator_votes_onto_signals_and_reports_its_cycle(tmp_path):
         if s.votes
     )
     engine.shutdown()
+
+
+def test_recommendations_execute_nothing_unless_auto_execute_is_configured(tmp_path):
+    quiet = open_engine(engine_config(tmp_path / "a", clock={"speed": 2400.0}))
+    busy = open_engine(
+        engine_config(tmp_path / "b", clock={"speed": 2400.0}, agents={"auto_execute": True})
+    )
+
+    advance(quiet, 120)
+    advance(busy, 120)
+
+    def agent_orders(engine):
+        return [o for o in engine.orders.values() if o.command_id.startswith("auto-")]
+
+    assert agent_orders(quiet) == [] and quiet.journal.count("command") == 0
+    closes = [o for o in agent_orders(busy) if o.intent == "close"]
+    closed = {o.position_id for o in closes}
+    recommended = {pid for pid, rec in busy.recommendations.items() if rec.action == "CLOSE"}
+    assert closes, "the demo book has positions past their profit target"
+    assert len(closes) == len(closed), "one close per position"
+    assert all(busy.commands[o.command_id].actor == "position-manager" for o in closes)
+    sent = {c.position_id for c in busy.commands.values() if c.command_id.startswith("auto-close")}
+    assert recommended <= sent, "every CLOSE recommendation was sent as a command"
+    quiet.shutdown()
+    busy.shutdown()
