@@ -56,7 +56,12 @@ class DeskHeader(TextPane):
         broker = "" if status.broker_connected else " · [b $critical]BROKER DOWN[/]"
         halted = " · [b $critical]HALTED[/]" if status.trading_halted else ""
         self.set_text(
-            f"[b]desk[/] {text(status.name)} · {feed.upper()} · {text(status.source)}{speed} · "
+            f"[b]desk[/]{_name(status.name)} · {feed.upper()} · {text(status.source)}{speed} · "
             f"{fmt.stamp(status.engine_time)} · {state_text}{' ' + text(detail) if detail else ''}"
             f" · {kill}{broker}{halted}"
         )
+
+
+def _name(engine: str) -> str:
+    """The engine's name after the product's, unless it is the default one."""
+    return "" if engine == "desk" else f" {text(engine)}"
