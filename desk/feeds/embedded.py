@@ -47,6 +47,7 @@ class EmbeddedFeed:
         self.engine = engine
         self._feed: EngineFeed | None = None
         self._task: asyncio.Task[None] | None = None
+        self._previewed = False
         self._stop = asyncio.Event()
 
     def open(self) -> Engine:
@@ -67,7 +68,9 @@ class EmbeddedFeed:
         from engine.bootview import preview_positions
         from engine.paths import journal_path
 
-        return preview_positions(journal_path(self.config))
+        views = preview_positions(journal_path(self.config))
+        self._previewed = bool(views)
+        return views
 
     @property
     def source(self) -> str:
@@ -79,8 +82,14 @@ class EmbeddedFeed:
             from engine.runner import ConfigurationError
 
             try:
-                # Built on a thread: the desk keeps drawing (and answering keys) meanwhile.
-                await asyncio.to_thread(self.open)
+                if self._previewed:
+                    # Built on a thread: the desk keeps drawing the preview (and answering
+                    # keys) meanwhile.
+                    await asyncio.to_thread(self.open)
+                else:
+                    # Nothing to show until the engine exists (a new journal): building
+                    # in this thread is quicker than sharing the interpreter with the UI.
+                    self.open()
             except ConfigurationError as exc:
                 raise FeedFatal(str(exc), 2) from None
             except JournalError as exc:
