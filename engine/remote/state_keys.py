@@ -52,61 +52,61 @@ class StateWrites:
     """
 
     def __init__(self) -> None:
-        self.scalars: dict[str, bytes] = {}
-        self.hashes: dict[str, dict[str, bytes | None]] = {t: {} for t in HASHES}
-        self.lists: dict[str, list[bytes]] = {t: [] for t in LISTS}
+        # Records, not bytes: only the last value of a key is ever encoded.
+        self.scalars: dict[str, object] = {}
+        self.hashes: dict[str, dict[str, object | None]] = {t: {} for t in HASHES}
+        self.lists: dict[str, list[object]] = {t: [] for t in LISTS}
 
     def add(self, event: AnyEvent) -> None:
         match event:
             case QuotesUpdated():
                 for q in event.quotes:
-                    self.hashes["quotes"][q.symbol] = codec.encode(q)
+                    self.hashes["quotes"][q.symbol] = q
             case PositionsUpdated():
                 for p in event.changed:
-                    self.hashes["positions"][p.position_id] = codec.encode(p)
+                    self.hashes["positions"][p.position_id] = p
                 for gone in event.removed:
                     self.hashes["positions"][gone] = None
             case PortfolioUpdated():
-                self.scalars["portfolio"] = codec.encode(event.portfolio)
+                self.scalars["portfolio"] = event.portfolio
             case RiskUpdated():
-                self.scalars["risk"] = codec.encode(event.risk)
+                self.scalars["risk"] = event.risk
             case EngineStatusChanged():
-                self.scalars["status"] = codec.encode(event.status)
+                self.scalars["status"] = event.status
             case RegimeChanged():
-                self.scalars["regime"] = codec.encode(event.regime)
+                self.scalars["regime"] = event.regime
             case AgentsUpdated():
-                self.scalars["agents"] = codec.encode(event.agents)
+                self.scalars["agents"] = event.agents
             case OrderUpdated():
                 open_ = event.order.state in OPEN_STATES
-                self.hashes["orders"][str(event.order.order_id)] = (
-                    codec.encode(event.order) if open_ else None
-                )
+                self.hashes["orders"][str(event.order.order_id)] = event.order if open_ else None
             case ProposalUpdated():
-                self.hashes["proposals"][event.proposal.proposal_id] = codec.encode(event.proposal)
+                self.hashes["proposals"][event.proposal.proposal_id] = event.proposal
             case FillRecorded():
-                self.lists["fills"].append(codec.encode(event.fill))
+                self.lists["fills"].append(event.fill)
             case AlertRaised():
-                self.lists["alerts"].append(codec.encode(event.alert))
+                self.lists["alerts"].append(event.alert)
             case SignalEmitted():
-                self.lists["signals"].append(codec.encode(event.signal))
+                self.lists["signals"].append(event.signal)
             case FlowPrinted():
-                self.lists["flow"].extend(codec.encode(p) for p in event.prints)
+                self.lists["flow"].extend(event.prints)
             case PnlRecorded():
-                self.lists["pnl"].append(codec.encode(event.point))
+                self.lists["pnl"].append(event.point)
 
     def queue(self, pipe: Any, keys: Keys) -> None:
         """Put the merged writes on ``pipe``."""
         for topic, value in self.scalars.items():
-            pipe.set(keys.topic(topic), value)
+            pipe.set(keys.topic(topic), codec.encode(value))
         for topic, fields in self.hashes.items():
-            written = {k: v for k, v in fields.items() if v is not None}
+            written = {k: codec.encode(v) for k, v in fields.items() if v is not None}
             deleted = [k for k, v in fields.items() if v is None]
             if written:
                 pipe.hset(keys.topic(topic), mapping=written)
             if deleted:
                 pipe.hdel(keys.topic(topic), *deleted)
         for topic, values in self.lists.items():
-            _push(pipe, keys, topic, values)
+            # Lists keep only their last LIST_LIMITS entries: encode no more than those.
+            _push(pipe, keys, topic, [codec.encode(v) for v in values[-LIST_LIMITS[topic] :]])
 
 
 def _push(pipe: Any, keys: Keys, topic: str, values: list[bytes]) -> None:
