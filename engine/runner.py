@@ -8,9 +8,12 @@ paces ticks against the wall clock until asked to stop.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import signal
 import time
+
+import msgspec
 
 from engine.agents.analyst import StrategyAnalyst
 from engine.agents.orchestrator import Orchestrator
@@ -41,13 +44,14 @@ def build_engine(config: EngineConfig, *, mode: str = "headless") -> Engine:
         )
     if config.market.source == "sim" and config.clock.speed <= 0:
         raise ConfigurationError("clock.speed must be > 0 for the sim market (0 is for replay)")
+    journal = Journal(journal_path(config))
+    config = _pin_start_date(config, journal)
     market = build_source(config.market)
     clock: Clock
     if config.market.source == "replay":
         clock = ReplayClock(market.start_time(), config.clock.speed)
     else:
         clock = SimClock(market.start_time(), config.clock.speed)
-    journal = Journal(journal_path(config))
     broker = PaperBroker(ledger_path(config), config.broker.paper)
     engine = Engine(config, market=market, broker=broker, journal=journal, clock=clock, mode=mode)
     broker.set_listener(engine)
@@ -59,6 +63,20 @@ def build_engine(config: EngineConfig, *, mode: str = "headless") -> Engine:
         PositionManager(agents.position_manager),
     ]
     return engine
+
+
+def _pin_start_date(config: EngineConfig, journal: Journal) -> EngineConfig:
+    """An unset sim start date is the day the journal began, remembered in the journal,
+    so that the market a restart rebuilds is the one the checkpoint was taken from."""
+    if config.market.sim.start_date is not None:
+        return config
+    saved = journal.get_meta("sim_start_date")
+    day = dt.date.fromisoformat(saved) if saved else dt.datetime.now(EXCHANGE_TZ).date()
+    if not saved:
+        journal.set_meta("sim_start_date", day.isoformat())
+    sim = msgspec.structs.replace(config.market.sim, start_date=day)
+    market = msgspec.structs.replace(config.market, sim=sim)
+    return msgspec.structs.replace(config, market=market)
 
 
 def start(engine: Engine) -> None:

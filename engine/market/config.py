@@ -294,8 +294,10 @@ DEFAULT_UNDERLYINGS: tuple[UnderlyingConfig, ...] = (
 class SimConfig(Section, frozen=True, kw_only=True):
     seed: Annotated[int, Meta(ge=0, le=2**63 - 1)] = 7
     """Same seed, same market, bit for bit."""
-    start_date: dt.date = dt.date(2025, 3, 3)
-    """The first session opens at 09:30 ET on this day (or the next weekday)."""
+    start_date: dt.date | None = None
+    """The first session opens at 09:30 ET on this day (or the next weekday). Unset: the
+    day the journal was started (so a new desk opens on today's date, and a restarted
+    one keeps its own calendar)."""
     rate: Rate = 0.04
     """Risk-free rate, continuous."""
     history_days: Annotated[int, Meta(ge=0, le=5000)] = 300

@@ -14,7 +14,7 @@ import math
 import msgspec
 import numpy as np
 
-from engine.clock import NS_PER_DAY, exchange_date
+from engine.clock import EXCHANGE_TZ, NS_PER_DAY, exchange_date
 from engine.market import calendar, earnings
 from engine.market.base import Bars, FloatArray, MarketUpdate
 from engine.market.config import REGIME_NAMES, SimConfig
@@ -41,6 +41,9 @@ class SimMarket(SimFeed):
 
     def __init__(self, config: SimConfig | None = None) -> None:
         cfg = config if config is not None else SimConfig()
+        if cfg.start_date is None:
+            # Unset means today; the engine pins it in its journal before building us.
+            cfg = msgspec.structs.replace(cfg, start_date=dt.datetime.now(EXCHANGE_TZ).date())
         self.config = cfg
         under = cfg.underlyings
         self.symbols = tuple(u.symbol for u in under)
@@ -81,6 +84,7 @@ class SimMarket(SimFeed):
         self._instruments = {}
         self._key_cache = {}
 
+        assert cfg.start_date is not None
         self._start = calendar.start_ns(cfg.start_date)
         start_day = exchange_date(self._start)
         history = calendar.trading_days_before(start_day, cfg.history_days)

@@ -310,10 +310,20 @@ class RedisBridge:
             await self._handle(replies or [], streams)
 
     async def _handle(self, replies: Any, streams: dict[str, str]) -> None:
+        """Act on a batch of entries, then answer and acknowledge them in one transaction.
+
+        Each command's result is journaled as it executes, so the answers and the XACKs
+        that follow in one round trip keep the rule: acknowledged only once answered. A
+        flood thus costs one Redis round trip per batch, not two per command, and the
+        heartbeat and the ticks keep their pace.
+        """
         for stream_name, entries in replies or []:
             stream = stream_name.decode() if isinstance(stream_name, bytes) else stream_name
             trader = streams[stream]
+            answers: list[tuple[CommandResult, bool]] = []
+            done: list[bytes] = []
             for entry_id, fields in entries:
+                done.append(entry_id)
                 if fields is None:
                     # Delivered, then trimmed before we acted: nothing to run, but it must
                     # leave the PEL, or it comes back on every start.
@@ -325,25 +335,26 @@ class RedisBridge:
                         f"command entry {entry_id.decode()} from {trader} was trimmed from "
                         "Redis before the engine read it: it was not executed",
                     )
-                    await self.client.xack(stream, GROUP, entry_id)
                     continue
                 try:
-                    result, authenticated = self._execute(trader, entry_id, fields)
+                    answers.append(self._execute(trader, entry_id, fields))
                 except Exception as exc:  # one bad entry must never stop the bridge
                     log.exception("command entry %s from %s", entry_id.decode(), trader)
                     self.counters["command_entry_errors"] += 1
-                    result, authenticated = (
-                        CommandResult(
-                            command_id=f"entry-{entry_id.decode()}",
-                            accepted=False,
-                            code="INTERNAL_ERROR",
-                            message=f"the engine could not read this command: {exc}",
-                            ts=self.engine.now(),
-                        ),
-                        False,
+                    answers.append(
+                        (
+                            CommandResult(
+                                command_id=f"entry-{entry_id.decode()}",
+                                accepted=False,
+                                code="INTERNAL_ERROR",
+                                message=f"the engine could not read this command: {exc}",
+                                ts=self.engine.now(),
+                            ),
+                            False,
+                        )
                     )
-                await self._answer(result, store_outcome=authenticated)
-                await self.client.xack(stream, GROUP, entry_id)
+            if done:
+                await self._answer(stream, answers, done)
 
     def _execute(
         self, trader: str, entry_id: bytes, fields: dict[bytes, bytes]
@@ -406,16 +417,24 @@ class RedisBridge:
         )
         return msgspec.structs.replace(prior, duplicate=True)
 
-    async def _answer(self, result: CommandResult, *, store_outcome: bool) -> None:
-        """Publish the answer; keep it by command id only if that id is proven (signed), so
-        an unsigned or forged entry cannot overwrite another command's outcome."""
-        payload = codec.encode(result)
+    async def _answer(
+        self, stream: str, answers: list[tuple[CommandResult, bool]], done: list[bytes]
+    ) -> None:
+        """Publish the answers, then acknowledge the entries. An answer is kept by command
+        id only if that id is proven (signed), so an unsigned or forged entry cannot
+        overwrite another command's outcome."""
         pipe = self.client.pipeline(transaction=True)
-        pipe.xadd(
-            self.keys.results, {"r": payload}, maxlen=self.config.stream_maxlen, approximate=True
-        )
-        if store_outcome:
-            pipe.set(self.keys.outcome(result.command_id), payload, ex=OUTCOME_TTL_S)
+        for result, store_outcome in answers:
+            payload = codec.encode(result)
+            pipe.xadd(
+                self.keys.results,
+                {"r": payload},
+                maxlen=self.config.stream_maxlen,
+                approximate=True,
+            )
+            if store_outcome:
+                pipe.set(self.keys.outcome(result.command_id), payload, ex=OUTCOME_TTL_S)
+        pipe.xack(stream, GROUP, *done)
         await pipe.execute()
 
     # --- queries (previews for dialogs) ---------------------------------------------------

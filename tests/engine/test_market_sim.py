@@ -19,6 +19,8 @@ from engine.records import Option
 
 SECOND = 1_000_000_000
 MINUTE = 60 * SECOND
+# The market tests replay fixed days: an unset start date would be today.
+START = dt.date(2025, 3, 3)
 QUIET = {"history_days": 40, "flow_rate": 0.0}
 
 
@@ -45,7 +47,7 @@ def atm_option(sim: SimMarket, symbol: str, expiry: dt.date, right: str = "C") -
 
 
 def test_sim_is_the_default_source_and_implements_the_interface() -> None:
-    sim = build_source(MarketConfig(sim=SimConfig(**QUIET)))
+    sim = build_source(MarketConfig(sim=SimConfig(start_date=START, **QUIET)))
     assert isinstance(sim, SimMarket)
     assert isinstance(sim, MarketSource) and isinstance(sim, FaultSwitches)
     assert sim.name == "sim"
@@ -90,7 +92,7 @@ def _trace(updates: list[MarketUpdate]) -> bytes:
 
 
 def test_same_seed_same_market_bit_for_bit() -> None:
-    config = SimConfig(seed=11, history_days=60)
+    config = SimConfig(start_date=START, seed=11, history_days=60)
     a, b = SimMarket(config), SimMarket(config)
     _, ua = drive(a, 300, 20 * MINUTE)
     _, ub = drive(b, 300, 20 * MINUTE)
@@ -103,13 +105,13 @@ def test_same_seed_same_market_bit_for_bit() -> None:
 
 
 def test_different_seed_different_market() -> None:
-    _, ua = drive(SimMarket(SimConfig(seed=1, **QUIET)), 50, 5 * MINUTE)
-    _, ub = drive(SimMarket(SimConfig(seed=2, **QUIET)), 50, 5 * MINUTE)
+    _, ua = drive(SimMarket(SimConfig(start_date=START, seed=1, **QUIET)), 50, 5 * MINUTE)
+    _, ub = drive(SimMarket(SimConfig(start_date=START, seed=2, **QUIET)), 50, 5 * MINUTE)
     assert [q.last for q in ua[-1].quotes] != [q.last for q in ub[-1].quotes]
 
 
 def test_reading_the_market_does_not_change_it() -> None:
-    config = SimConfig(seed=4, history_days=30)
+    config = SimConfig(start_date=START, seed=4, history_days=30)
     quiet, curious = SimMarket(config), SimMarket(config)
     now, _ = drive(quiet, 5, MINUTE)
     drive(curious, 5, MINUTE)
@@ -126,7 +128,7 @@ def test_reading_the_market_does_not_change_it() -> None:
 
 
 def test_checkpoint_restore_continues_identically() -> None:
-    config = SimConfig(seed=21, history_days=50)
+    config = SimConfig(start_date=START, seed=21, history_days=50)
     original = SimMarket(config)
     now, _ = drive(original, 120, 10 * MINUTE)  # crosses several sessions
     original.freeze(["IWM"])
@@ -150,9 +152,9 @@ def test_checkpoint_restore_continues_identically() -> None:
 
 
 def test_restore_refuses_another_configuration() -> None:
-    saved = SimMarket(SimConfig(seed=1, **QUIET)).checkpoint()
+    saved = SimMarket(SimConfig(start_date=START, seed=1, **QUIET)).checkpoint()
     with pytest.raises(CheckpointError, match="configuration"):
-        SimMarket(SimConfig(seed=2, **QUIET)).restore(saved)
+        SimMarket(SimConfig(start_date=START, seed=2, **QUIET)).restore(saved)
 
 
 # --- sessions and the clock ---------------------------------------------------------------
@@ -224,7 +226,7 @@ def test_listing_weeklies_monthlies_leaps_and_strikes() -> None:
 
 
 def test_listed_strikes_survive_a_crash() -> None:
-    sim = SimMarket(SimConfig(**QUIET))
+    sim = SimMarket(SimConfig(start_date=START, **QUIET))
     now, _ = drive(sim, 1, MINUTE)
     expiry = sim.expiries("NVDA")[-1]
     before = set(sim.strikes("NVDA", expiry))
@@ -249,7 +251,7 @@ def test_skipping_days_fills_the_bars_and_reports_expiries() -> None:
 
 
 def test_quotes_and_daily_bars_are_sane() -> None:
-    sim = SimMarket(SimConfig(seed=8, history_days=300))
+    sim = SimMarket(SimConfig(start_date=START, seed=8, history_days=300))
     now, _ = drive(sim, 40, 30 * MINUTE)
     for quote in sim.quotes():
         assert quote.bid is not None and quote.ask is not None and quote.last is not None
@@ -267,7 +269,7 @@ def test_quotes_and_daily_bars_are_sane() -> None:
 
 
 def test_vix_is_100_times_spy_30_day_atm_vol() -> None:
-    sim = SimMarket(SimConfig(seed=5, **QUIET))
+    sim = SimMarket(SimConfig(start_date=START, seed=5, **QUIET))
     now, _ = drive(sim, 30, 10 * MINUTE)
     spy_expiries = sim.expiries("SPY")
     target = exchange_date(now) + dt.timedelta(days=30)
@@ -291,7 +293,11 @@ def test_realized_vol_matches_the_configuration(regime: str) -> None:
     """
     days = 1500
     config = SimConfig(
-        seed=100 + REGIME_NAMES.index(regime), pin_regime=regime, earnings=False, **QUIET
+        start_date=START,
+        seed=100 + REGIME_NAMES.index(regime),
+        pin_regime=regime,
+        earnings=False,
+        **QUIET,
     )
     sim = SimMarket(config)
     drive(sim, 2 * days, SESSION_NS)  # open -> close -> next open ...
@@ -307,7 +313,7 @@ def test_realized_vol_matches_the_configuration(regime: str) -> None:
 
 
 def test_the_regime_switches_and_implied_vol_follows_smoothly() -> None:
-    sim = SimMarket(SimConfig(seed=9, initial_regime="calm", **QUIET))
+    sim = SimMarket(SimConfig(start_date=START, seed=9, initial_regime="calm", **QUIET))
     now, _ = drive(sim, 1, MINUTE)
     regimes, vols = [], []
     for _ in range(3000):
@@ -331,7 +337,7 @@ def test_the_regime_switches_and_implied_vol_follows_smoothly() -> None:
 
 
 def test_option_marks_states_for_unknown_unlisted_and_expired() -> None:
-    sim = SimMarket(SimConfig(**QUIET))
+    sim = SimMarket(SimConfig(start_date=START, **QUIET))
     sim.step(sim.start_time())
     expiry = sim.expiries("SPY")[2]
     good = atm_option(sim, "SPY", expiry)
@@ -372,7 +378,7 @@ def test_option_marks_states_for_unknown_unlisted_and_expired() -> None:
 
 
 def test_marks_agree_with_the_chain_and_greeks_have_vollib_units() -> None:
-    sim = SimMarket(SimConfig(**QUIET))
+    sim = SimMarket(SimConfig(start_date=START, **QUIET))
     drive(sim, 3, MINUTE)
     expiry = sim.expiries("AAPL")[4]
     chain = sim.chain("AAPL", expiry)
@@ -385,7 +391,7 @@ def test_marks_agree_with_the_chain_and_greeks_have_vollib_units() -> None:
 
 
 def test_chains_have_no_nan_and_sane_fields() -> None:
-    sim = SimMarket(SimConfig(seed=12, history_days=40))
+    sim = SimMarket(SimConfig(start_date=START, seed=12, history_days=40))
     drive(sim, 20, 15 * MINUTE)
     for symbol in sim.symbols:
         for expiry in sim.expiries(symbol)[::4]:
@@ -413,7 +419,10 @@ def test_chains_have_no_nan_and_sane_fields() -> None:
 
 
 def test_open_interest_is_deterministic_and_peaks_near_the_money() -> None:
-    a, b = SimMarket(SimConfig(seed=3, **QUIET)), SimMarket(SimConfig(seed=3, **QUIET))
+    a, b = (
+        SimMarket(SimConfig(start_date=START, seed=3, **QUIET)),
+        SimMarket(SimConfig(start_date=START, seed=3, **QUIET)),
+    )
     for sim in (a, b):
         sim.step(sim.start_time())
     expiry = a.expiries("SPY")[3]
@@ -430,7 +439,7 @@ def test_open_interest_is_deterministic_and_peaks_near_the_money() -> None:
 
 
 def test_freeze_stops_quote_times_while_the_clock_moves() -> None:
-    sim = SimMarket(SimConfig(**QUIET))
+    sim = SimMarket(SimConfig(start_date=START, **QUIET))
     now, _ = drive(sim, 2, SECOND)
     option = atm_option(sim, "SPY", sim.expiries("SPY")[1])
     sim.freeze(["SPY"])
@@ -458,7 +467,7 @@ def test_freeze_stops_quote_times_while_the_clock_moves() -> None:
 
 
 def test_earnings_bump_before_gap_at_the_open_and_crush_after() -> None:
-    sim = SimMarket(SimConfig(seed=2, **QUIET))
+    sim = SimMarket(SimConfig(start_date=START, seed=2, **QUIET))
     now, _ = drive(sim, 1, MINUTE)
     events = sim.earnings()
     assert {e.symbol for e in events} == {"AAPL", "NVDA", "TSLA"}
@@ -503,7 +512,11 @@ def test_earnings_bump_before_gap_at_the_open_and_crush_after() -> None:
 
 
 def test_earnings_gaps_have_the_expected_size() -> None:
-    sim = SimMarket(SimConfig(seed=6, history_days=700, pin_regime="calm", **{"flow_rate": 0.0}))
+    sim = SimMarket(
+        SimConfig(
+            start_date=START, seed=6, history_days=700, pin_regime="calm", **{"flow_rate": 0.0}
+        )
+    )
     bars = {s: sim.daily_bars(s) for s in ("AAPL", "NVDA", "TSLA")}
     events = [e for e in sim._events if e.gap_day < dt.date(2025, 3, 3)]  # the history
     assert len(events) >= 20
@@ -525,7 +538,7 @@ def test_earnings_gaps_have_the_expected_size() -> None:
 
 
 def test_flow_tape_is_consistent_and_weighted_to_near_term_atm() -> None:
-    sim = SimMarket(SimConfig(seed=14, history_days=30, flow_rate=120.0))
+    sim = SimMarket(SimConfig(start_date=START, seed=14, history_days=30, flow_rate=120.0))
     _, updates = drive(sim, 150, 5 * SECOND)
     prints = [p for u in updates for p in u.flow]
     assert len(prints) > 500
@@ -552,7 +565,11 @@ def test_flow_tape_is_consistent_and_weighted_to_near_term_atm() -> None:
 def test_put_share_of_the_flow_follows_the_regime() -> None:
     shares = {}
     for regime in ("calm", "crisis"):
-        sim = SimMarket(SimConfig(seed=15, pin_regime=regime, history_days=20, flow_rate=200.0))
+        sim = SimMarket(
+            SimConfig(
+                start_date=START, seed=15, pin_regime=regime, history_days=20, flow_rate=200.0
+            )
+        )
         _, updates = drive(sim, 60, 10 * SECOND)
         prints = [p for u in updates for p in u.flow]
         shares[regime] = np.mean([p.instrument.right == "P" for p in prints])
@@ -564,7 +581,7 @@ def test_put_share_of_the_flow_follows_the_regime() -> None:
 
 def test_hot_paths_are_fast() -> None:
     """Generous bounds so a loaded CI box passes; the measured figures are in the report."""
-    sim = SimMarket(SimConfig(seed=1))
+    sim = SimMarket(SimConfig(start_date=START, seed=1))
     now, _ = drive(sim, 50, 250_000_000)
     started = time.perf_counter()
     drive(sim, 400, 250_000_000, now)

@@ -16,12 +16,17 @@ from engine.market.sim import SimMarket
 from engine.market.surface import ssvi_total_variance
 from engine.records import OptionQuote
 
+# The market tests replay fixed days: an unset start date would be today.
+START = dt.date(2025, 3, 3)
+
 MINUTE = 60 * 1_000_000_000
 EPS = 1e-9
 
 
 def _sim(regime: str, seed: int = 31) -> SimMarket:
-    sim = SimMarket(SimConfig(seed=seed, pin_regime=regime, history_days=40, flow_rate=0.0))
+    sim = SimMarket(
+        SimConfig(start_date=START, seed=seed, pin_regime=regime, history_days=40, flow_rate=0.0)
+    )
     now = sim.start_time()
     sim.step(now)
     for _ in range(5):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import numpy as np
@@ -19,6 +20,9 @@ from engine.market.validate import (
     validate_quote,
 )
 from engine.records import Option
+
+# The market tests replay fixed days: an unset start date would be today.
+START = dt.date(2025, 3, 3)
 
 IB_UNSET = 1.7976931348623157e308
 BAD_VALUES = {
@@ -131,7 +135,7 @@ def test_price_codes_match_price_code_on_the_sentinels() -> None:
 
 @pytest.fixture(scope="module")
 def config() -> SimConfig:
-    return SimConfig(seed=3, history_days=30, flow_rate=0.0)
+    return SimConfig(start_date=START, seed=3, history_days=30, flow_rate=0.0)
 
 
 def _near_option(sim: SimMarket, symbol: str) -> Option:
