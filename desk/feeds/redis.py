@@ -143,7 +143,14 @@ class RedisFeed:
         cursor = last[0][0].decode() if last else "0-0"
         entry: Any = command_entry(command, self.trader, self.signing_key)
         try:
-            await self.client.xadd(self.keys.commands(self.trader), entry)
+            # Bounded like every stream: a backlog past it is lost and surfaces as
+            # "not confirmed" (FAULTS row 9), never as a stream that grows for ever.
+            await self.client.xadd(
+                self.keys.commands(self.trader),
+                entry,
+                maxlen=self.config.stream_maxlen,
+                approximate=True,
+            )
         except OutOfMemoryError:
             raise FeedError(
                 f"the Redis of engine {self.name!r} is full (out of memory): "
@@ -198,7 +205,13 @@ class RedisFeed:
 
     async def _query(self, query: Query) -> QueryReply:
         await self._call(
-            "send queries", self.client.xadd(self.keys.queries(self.trader), query_entry(query))
+            "send queries",
+            self.client.xadd(
+                self.keys.queries(self.trader),
+                query_entry(query),
+                maxlen=1_000,
+                approximate=True,
+            ),
         )
         reply = await self._call(
             "read replies",
