@@ -12,6 +12,7 @@ import pytest
 
 from engine.config import EngineConfig
 from engine.engine import Engine
+from engine.records import ClosePosition, RollPosition
 from engine.runner import build_engine, engine_step_ns, start
 
 _ids = itertools.count()
@@ -70,3 +71,24 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     eng = open_engine(engine_config(tmp_path))
     yield eng
     eng.shutdown()
+
+
+def close(position_id: str, **kw: Any) -> ClosePosition:
+    """A ClosePosition from the tests, with a fresh id."""
+    return ClosePosition(
+        command_id=command_id(), actor="test", issued_at=0, position_id=position_id, **kw
+    )
+
+
+def roll(engine: Engine, position_id: str, **kw: Any) -> RollPosition:
+    """A RollPosition to the position's second later expiry (or ``to_expiry``)."""
+    position = engine.book.positions[position_id]
+    later = [d for d in engine.market.expiries(position.underlying) if d > position.expiry]
+    return RollPosition(
+        command_id=command_id(),
+        actor="test",
+        issued_at=0,
+        position_id=position_id,
+        to_expiry=kw.pop("to_expiry", later[1]),
+        **kw,
+    )

@@ -20,15 +20,9 @@ from collections import defaultdict
 
 from engine.broker.base import BrokerOrder, Execution
 from engine.engine import Engine
-from engine.records import ClosePosition, Leg, LegFill, Order, OrderUpdated
+from engine.records import Leg, LegFill, Order, OrderUpdated
 from engine.runner import build_engine, start
-from tests.engine.conftest import advance, command_id, engine_config, open_engine, until
-
-
-def close(position_id: str, **kw: object) -> ClosePosition:
-    return ClosePosition(
-        command_id=command_id(), actor="test", issued_at=0, position_id=position_id, **kw
-    )
+from tests.engine.conftest import advance, close, engine_config, open_engine, until
 
 
 def net_positions(engine: Engine) -> dict[str, int]:

@@ -19,37 +19,16 @@ from engine.previews import roll_candidates
 from engine.records import (
     ApproveProposal,
     CancelOrder,
-    ClosePosition,
     Leg,
     PauseAgent,
     Proposal,
     ResumeAgent,
-    RollPosition,
     SetKillSwitch,
     Signal,
 )
 from engine.runner import build_engine, start
-from tests.engine.conftest import advance, command_id, until
+from tests.engine.conftest import advance, close, command_id, roll, until
 from tests.engine.crash_driver import driver_config, run_script
-
-
-def close(position_id: str, **kw: object) -> ClosePosition:
-    return ClosePosition(
-        command_id=command_id(), actor="test", issued_at=0, position_id=position_id, **kw
-    )
-
-
-def roll(engine: Engine, position_id: str, **kw: object) -> RollPosition:
-    position = engine.book.positions[position_id]
-    later = [d for d in engine.market.expiries(position.underlying) if d > position.expiry]
-    return RollPosition(
-        command_id=command_id(),
-        actor="test",
-        issued_at=0,
-        position_id=position_id,
-        to_expiry=later[1],
-        **kw,
-    )
 
 
 def kill_switch(on: bool) -> SetKillSwitch:

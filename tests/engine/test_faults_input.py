@@ -40,7 +40,6 @@ from engine.records import (
     AnyCommand,
     ApproveProposal,
     CancelOrder,
-    ClosePosition,
     Leg,
     LegFill,
     Option,
@@ -52,28 +51,17 @@ from engine.records import (
     Stock,
 )
 from engine.runner import build_engine, engine_step_ns, start
-from tests.engine.conftest import advance, command_id, engine_config, open_engine, until
+from tests.engine.conftest import (
+    advance,
+    close,
+    command_id,
+    engine_config,
+    open_engine,
+    roll,
+    until,
+)
 
 DBL_MAX = 1.7976931348623157e308
-
-
-def close(position_id: str, **kw: Any) -> ClosePosition:
-    return ClosePosition(
-        command_id=command_id(), actor="test", issued_at=0, position_id=position_id, **kw
-    )
-
-
-def roll(engine: Engine, position_id: str, **kw: Any) -> RollPosition:
-    position = engine.book.positions[position_id]
-    later = [d for d in engine.market.expiries(position.underlying) if d > position.expiry]
-    return RollPosition(
-        command_id=command_id(),
-        actor="test",
-        issued_at=0,
-        position_id=position_id,
-        to_expiry=kw.pop("to_expiry", later[1]),
-        **kw,
-    )
 
 
 def approve(proposal_id: str, **kw: Any) -> ApproveProposal:

@@ -35,16 +35,10 @@ from engine.engine import Engine
 from engine.journal import Journal, Reconciled
 from engine.records import ClosePosition, Fill, Leg, LegFill, Option, PauseAgent
 from engine.runner import build_engine, ledger_path, start
-from tests.engine.conftest import advance, command_id, until
+from tests.engine.conftest import advance, close, until
 from tests.engine.crash_driver import ROOT, driver_config, run_script
 
 KILLED = -signal.SIGKILL
-
-
-def close(position_id: str, **kw: object) -> ClosePosition:
-    return ClosePosition(
-        command_id=command_id(), actor="test", issued_at=0, position_id=position_id, **kw
-    )
 
 
 def reopen(journal: Path, **sections: object) -> Engine:
