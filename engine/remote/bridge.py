@@ -25,6 +25,7 @@ from redis.exceptions import RedisError, ResponseError
 from engine import codec
 from engine.records import AnyEvent, CommandResult, ResyncRequired
 from engine.remote.config import RedisConfig
+from engine.remote.gaps import CommandIntake, Gap, GroupsMissing
 from engine.remote.protocol import (
     FRAME_EVENTS,
     GROUP,
@@ -196,8 +197,10 @@ class RedisBridge:
     async def _ensure_groups(self) -> None:
         for trader in self.traders:
             try:
+                # ENTRIESREAD 0 makes Redis count exactly what the group is handed, so
+                # commands trimmed unread can be counted (engine.remote.gaps).
                 await self.client.xgroup_create(
-                    self.keys.commands(trader), GROUP, id="0", mkstream=True
+                    self.keys.commands(trader), GROUP, id="0", mkstream=True, entries_read=0
                 )
             except ResponseError as exc:
                 if "BUSYGROUP" not in str(exc):
@@ -293,21 +296,30 @@ class RedisBridge:
                 stream, GROUP, self.consumer, 1000, "0-0", count=500
             )
             await self._handle([[stream.encode(), claimed[1]]], streams)
+        intake = CommandIntake(GROUP, self.consumer, list(streams), self.keys.trimmed_unread)
         while not session.is_set():
             try:
-                replies = await self.client.xreadgroup(
-                    GROUP, self.consumer, dict.fromkeys(streams, ">"), count=100, block=200
-                )
-            except ResponseError as exc:
-                if "NOGROUP" in str(exc):
-                    log.warning(
-                        "command groups vanished (Redis restarted without them): recreating"
-                    )
-                    await self._ensure_groups()
-                    await self.republish("Redis lost its streams")
-                    continue
-                raise
-            await self._handle(replies or [], streams)
+                replies, gaps = await intake.take(self.client)
+            except GroupsMissing:
+                log.warning("command groups vanished (Redis restarted without them): recreating")
+                await self._ensure_groups()
+                await self.republish("Redis lost its streams")
+                continue
+            for gap in gaps:
+                self._report_gap(streams[gap.stream], gap)
+            if replies:
+                await self._handle(replies, streams)
+            else:
+                await intake.wait(self.client, block_ms=200)
+
+    def _report_gap(self, trader: str, gap: Gap) -> None:
+        self.counters["commands_trimmed_unread"] += gap.lost
+        message = (
+            f"{gap.lost} command(s) from {trader} were trimmed from Redis before the engine "
+            f"read them (after entry {gap.last_delivered}): they were not executed"
+        )
+        log.warning("%s", message)
+        self.engine.alert("warning", "remote", "COMMAND_GAP", message)
 
     async def _handle(self, replies: Any, streams: dict[str, str]) -> None:
         """Act on a batch of entries, then answer and acknowledge them in one transaction.

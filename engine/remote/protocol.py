@@ -81,6 +81,10 @@ class Keys:
     def commands(self, trader: str) -> str:
         return f"{self.prefix}commands:{trader}"
 
+    def trimmed_unread(self, stream: str) -> str:
+        """How many entries of a command stream the engine found trimmed unread (reported)."""
+        return f"{stream}:trimmed-unread"
+
     def queries(self, trader: str) -> str:
         return f"{self.prefix}queries:{trader}"
 

@@ -20,6 +20,7 @@ from tests.delay_proxy import DelayProxy
 from tests.remote.conftest import remote_engine, wait_for
 from tests.remote.harness import (
     EngineProcess,
+    alert_codes,
     close,
     journal_results,
     ledger_refs,
@@ -299,9 +300,8 @@ async def test_row9_commands_trimmed_before_the_engine_read_them_are_never_done(
     persistent_redis, tmp_path
 ):
     """50 commands wait while the engine is frozen; the stream is trimmed to its last 5:
-    the desks of the 45 lost ones get "NOT confirmed", never a result. (The row's "engine
-    logs the gap" is not asserted: Redis 7.0 estimates a group's entries-read after a trim,
-    so its lag is 0 in some runs and cannot tell the engine reliably; see the report.)"""
+    the desks of the 45 lost ones get "NOT confirmed", never a result, and the engine
+    says once, in its log and as a journaled alert, that commands were lost unread."""
     from desk.feeds.redis import RedisFeed
     from engine.records import PauseAgent
     from engine.remote.config import RedisConfig
@@ -347,4 +347,33 @@ async def test_row9_commands_trimmed_before_the_engine_read_them_are_never_done(
     assert set(results) >= set(done) and not set(results) & set(unconfirmed)
     for command_id in unconfirmed:
         assert outcome(client, NAME, command_id) is None  # nothing says it was done
+    assert alert_codes(engine.journal)["COMMAND_GAP"] == 1
+    assert f"{50 - len(done)} command(s) from alice were trimmed from Redis" in engine.log()
+    client.close()
+
+
+async def test_row9_commands_the_engine_already_read_may_be_trimmed_without_a_gap(
+    persistent_redis, tmp_path
+):
+    """Trimming entries the engine has answered and acknowledged loses nothing: no alarm."""
+    from engine.records import PauseAgent
+
+    def pause_command(command_id: str) -> PauseAgent:
+        return PauseAgent(
+            command_id=command_id, actor="alice", issued_at=time.time_ns(), agent="technical"
+        )
+
+    url = persistent_redis.url
+    client = sync_client(url)
+    stream = Keys(NAME).commands("alice")
+    with EngineProcess(tmp_path / "engine", url, name=NAME) as engine:
+        engine.start()
+        for i in range(3):
+            xadd(client, NAME, "alice", signed(pause_command(f"read-{i}")))
+        poll(lambda: outcome(client, NAME, "read-2"), 20, "the engine to answer")
+        client.xtrim(stream, maxlen=0, approximate=False)
+        xadd(client, NAME, "alice", signed(pause_command("after-trim")))
+        poll(lambda: outcome(client, NAME, "after-trim"), 20, "the engine to answer")
+        assert engine.stop() == 0
+    assert alert_codes(engine.journal)["COMMAND_GAP"] == 0
     client.close()
