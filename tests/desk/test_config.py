@@ -128,3 +128,41 @@ def test_cli_engine_options_have_defaults_and_common_flags_work_on_either_side()
 
     assert plain.duration is None and plain.status_every == 5.0 and plain.redis is None
     assert (before.seed, before.speed) == (3, 9.0)
+
+
+# Long tables of their own, which `desk config` prints and the file's header points to.
+NOT_REPEATED = {"market.sim.underlyings", "market.sim.regimes"}
+
+
+def _keys(struct: type, prefix: str = "") -> list[tuple[str, bool]]:
+    """Every (dotted key, has a default of None) of a config struct, nested sections too."""
+    found = []
+    for field in msgspec.structs.fields(struct):
+        key = prefix + field.encode_name
+        if key in NOT_REPEATED:
+            continue
+        if isinstance(field.type, type) and issubclass(field.type, msgspec.Struct):
+            found += _keys(field.type, key + ".")
+        else:
+            found.append((key, field.default is None))
+    return found
+
+
+def test_the_shipped_file_shows_every_key_and_an_example_of_each_optional_one():
+    text = (ROOT / "desk.toml").read_text()
+    shipped = tomllib.loads(text)
+    missing = []
+    for key, optional in _keys(DeskConfig):
+        *tables, name = key.split(".")
+        section = shipped
+        for table in tables:
+            section = section.get(table, {})
+        if optional:
+            # None cannot be written in TOML: an example, commented, in its own section.
+            start = text.index(f"[{'.'.join(tables)}]") if tables else 0
+            end = text.find("\n[", start + 1)
+            if f"# {name} = " not in text[start : end if end > 0 else None]:
+                missing.append(key)
+        elif name not in section:
+            missing.append(key)
+    assert missing == []
