@@ -46,6 +46,9 @@ def _common(parser: argparse.ArgumentParser, *, nested: bool = False) -> None:
     parser.argument_default = None
 
 
+TRADERS_HELP = "comma-separated trader names (default: redis.traders in the config)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="desk", description="A keyboard-driven terminal trading desk for options."
@@ -78,9 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="publish to Redis and take commands from it (redis:// or rediss://)",
     )
+    engine.add_argument("--traders", help=TRADERS_HELP + " whose commands it takes")
     acl = sub.add_parser("acl", help="print the Redis ACL file for an engine and its traders")
     _common(acl, nested=True)
-    acl.add_argument("--traders", default="", help="comma-separated trader names")
+    acl.add_argument("--traders", help=TRADERS_HELP)
     config = sub.add_parser("config", help="print the effective configuration as TOML")
     _common(config, nested=True)
     return parser
@@ -103,6 +107,9 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
         found["journal.path"] = str(args.journal)
     if args.trader:
         found["redis.trader"] = args.trader
+    traders = getattr(args, "traders", None)
+    if traders:
+        found["redis.traders"] = [t.strip() for t in traders.split(",") if t.strip()]
     url = getattr(args, "redis", None) or getattr(args, "connect", None)
     if url:
         found["redis.url"] = url
@@ -134,9 +141,8 @@ def main(argv: list[str] | None = None) -> int:
 def print_acl(config: Any, args: argparse.Namespace) -> int:
     from engine.remote.acl import acl_file
 
-    traders = tuple(t for t in (args.traders or "").split(",") if t) or config.redis.traders
     generated: dict[str, str] = {}
-    print(acl_file(config.name, traders, generated), end="")
+    print(acl_file(config.name, config.redis.traders, generated), end="")
     for user, password in generated.items():
         print(
             f"desk: generated password for {user}: {password} "

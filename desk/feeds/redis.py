@@ -59,6 +59,7 @@ class RedisFeed:
         self.last_id = "0-0"
         self.clock_skew_s: float | None = None
         self.counters: dict[str, int] = {}
+        self.served: set[str] | None = None  # traders the engine takes commands from
 
     @property
     def source(self) -> str:
@@ -94,6 +95,8 @@ class RedisFeed:
                 f"engine {self.name!r} published state this desk cannot read: {exc}"
             ) from None
         self.last_id = stream_id
+        served = await self._call("read the traders", self.client.get(self.keys.traders))
+        self.served = None if served is None else set(served.decode().split(",")) - {""}
         return snapshot
 
     async def events(self) -> AsyncIterator[AnyEvent]:
@@ -130,6 +133,13 @@ class RedisFeed:
         """
         if command.actor != self.trader:
             raise FeedError(f"this desk signs as {self.trader!r}, not {command.actor!r}")
+        if self.served is not None and self.trader not in self.served:
+            # Sent anyway it would sit unread until it timed out "NOT confirmed".
+            serves = ", ".join(sorted(self.served)) or "nobody (read-only)"
+            raise FeedError(
+                f"NOT sent: engine {self.name!r} takes commands from {serves}, not from "
+                f"{self.trader!r} (the engine's --traders or redis.traders names them)"
+            )
         cid = command.command_id
         try:
             known = await self._call("read results", self.client.get(self.keys.outcome(cid)))

@@ -43,7 +43,8 @@ def public_keys(prefix: str) -> str:
     """
     from engine.remote.state_keys import HASHES, LISTS, SCALARS
 
-    names = (*SCALARS, *HASHES, *LISTS, "events", "cursor", "heartbeat", "results", "outcome:*")
+    names = (*SCALARS, *HASHES, *LISTS, "events", "cursor", "heartbeat", "traders", "results",
+             "outcome:*")  # fmt: skip
     return " ".join(f"%R~{prefix}{name}" for name in names)
 
 

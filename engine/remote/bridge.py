@@ -229,6 +229,7 @@ class RedisBridge:
             approximate=True,
         )
         pipe.set(self.keys.cursor, f"{snapshot.seq} {marker}")
+        pipe.set(self.keys.traders, ",".join(self.traders))
         await pipe.execute()
         self.pending = [e for e in self.pending if e.seq > snapshot.seq]
         self.counters["redis_republished"] += 1

@@ -12,6 +12,9 @@ import msgspec
 from msgspec import Meta
 
 Positive = Annotated[float, Meta(gt=0)]
+# A trader's name makes a stream key, a Redis user and an environment variable name.
+TRADER_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,31}$"
+Trader = Annotated[str, Meta(pattern=TRADER_NAME)]
 
 
 class RedisConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -23,13 +26,13 @@ class RedisConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """Environment variable holding the Redis password, if the server wants one."""
     ca_file: str = ""
     """CA certificate for rediss:// when the server's certificate is not publicly signed."""
-    trader: str = ""
+    trader: Annotated[str, Meta(pattern=r"^$|" + TRADER_NAME)] = ""
     """This desk's trader name (its command stream); empty uses the login name."""
     signing_key_env: str = "DESK_SIGNING_KEY"
     """Environment variable with this trader's HMAC key (hex or text)."""
     signing_key_file: str = ""
     """…or a file holding it, readable only by the trader."""
-    traders: tuple[str, ...] = ()
+    traders: tuple[Trader, ...] = ()
     """Engine: the traders whose command streams it reads."""
     keys_dir: str = ""
     """Engine: a directory of <trader>.key files; else env DESK_KEY_<TRADER> for each."""

@@ -75,6 +75,11 @@ class Keys:
         return f"{self.prefix}heartbeat"
 
     @property
+    def traders(self) -> str:
+        """The traders whose commands the engine takes, comma-separated."""
+        return f"{self.prefix}traders"
+
+    @property
     def results(self) -> str:
         return f"{self.prefix}results"
 

@@ -81,6 +81,7 @@ class EngineProcess:
         name: str = "fault",
         crash_at: str = "",
         env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
         **redis_settings: Any,
     ) -> None:
         self.directory = directory
@@ -92,6 +93,7 @@ class EngineProcess:
         self.ledger = directory / f"{name}.paper-ledger.db"
         self.crash_at = crash_at
         self.extra_env = env or {}
+        self.extra_args = args
         settings = {"traders": ["alice", "bob"], "heartbeat_ttl_s": 1.0, **redis_settings}
         self.config = directory / "desk.toml"
         self.config.write_text(
@@ -126,7 +128,7 @@ class EngineProcess:
         args = [
             PYTHON, "-m", "desk.cli", "engine", "--config", str(self.config),
             "--redis", self.url, "--name", self.name, "--journal", str(self.journal),
-            "--speed", "600", "--status-every", "60",
+            "--speed", "600", "--status-every", "60", *self.extra_args,
         ]  # fmt: skip
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(

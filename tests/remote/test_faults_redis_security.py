@@ -130,7 +130,16 @@ def test_row16_viewer_and_traders_get_noperm_past_their_rights_and_it_is_logged(
 def test_row16_the_engine_user_runs_the_bridge_and_a_trader_is_answered(acl_redis, tmp_path):
     server, passwords = acl_redis
     env = {"DESK_REDIS_PASSWORD": passwords["engine"]}
-    engine = EngineProcess(tmp_path / "engine", server.url, name=NAME, env=env, username="engine")
+    # As the README sets it up: the traders named on the command line, not in desk.toml.
+    engine = EngineProcess(
+        tmp_path / "engine",
+        server.url,
+        name=NAME,
+        env=env,
+        args=("--traders", "alice,bob"),
+        username="engine",
+        traders=[],
+    )
     with engine:
         engine.start()
         out = run_client(

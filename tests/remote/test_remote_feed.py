@@ -59,6 +59,29 @@ async def test_a_signed_close_is_executed_once_and_answered(redis_server, tmp_pa
         await feed.close()
 
 
+async def test_a_trader_the_engine_does_not_serve_is_told_at_once_and_nothing_is_sent(
+    redis_server, tmp_path
+):
+    import pytest
+
+    from engine.feed import FeedError
+    from engine.remote.protocol import Keys
+
+    async with remote_engine(redis_server, tmp_path) as remote:
+        feed = remote.feed("carol")
+        await feed.attach()
+        position = next(iter(remote.engine.book.open_positions()))
+        command = ClosePosition(
+            command_id="carol-1", actor="carol", issued_at=_now(), position_id=position.position_id
+        )
+
+        with pytest.raises(FeedError, match="takes commands from alice, bob, not from 'carol'"):
+            await asyncio.wait_for(feed.send(command), 2)
+
+        assert not await feed.client.exists(Keys("test").commands("carol"))
+        await feed.close()
+
+
 async def test_previews_and_roll_candidates_come_from_the_engine(redis_server, tmp_path):
     async with remote_engine(redis_server, tmp_path) as remote:
         feed = remote.feed()
