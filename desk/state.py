@@ -93,7 +93,7 @@ class DeskState:
         """Replace everything with the snapshot; events after ``snapshot.seq`` follow."""
         self.status = snapshot.status
         self.quotes = {q.symbol: q for q in snapshot.quotes}
-        self.positions = {p.position_id: p for p in snapshot.positions}
+        self.positions = {p.position_id: p for p in sorted(snapshot.positions, key=book_order)}
         self.portfolio = snapshot.portfolio
         self.risk = snapshot.risk
         self.orders = {o.order_id: o for o in snapshot.orders}
@@ -216,3 +216,11 @@ class DeskState:
 
     def pending_proposals(self) -> list[Proposal]:
         return [p for p in self.proposals.values() if p.status == "pending"]
+
+
+def book_order(view: PositionView) -> tuple[int, int, str]:
+    """Oldest first, as the engine keeps its book: by opening time, then by the number of
+    the order that opened it (ids are ``SYMBOL-ORDER``). A remote snapshot comes from a
+    Redis hash, which has no order, so both desks sort the same way."""
+    _, _, number = view.position_id.rpartition("-")
+    return view.opened_at, int(number) if number.isdigit() else 0, view.position_id
