@@ -230,7 +230,8 @@ def check_positions(engine: Engine) -> None:
             "critical",
             "recovery",
             "POSITION_MISMATCH",
-            f"positions differ from the broker, trading halted: {listing}",
+            f"positions differ from the broker, trading halted: {listing}. Correct the "
+            'broker, or restart with broker.reconcile = "adopt" to take its positions',
         )
         return
     adopted = []

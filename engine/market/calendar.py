@@ -1,8 +1,10 @@
 """Provides the exchange calendar: sessions, steps, listed expiries and time to expiry.
 
-Sessions run 09:30-16:00 New York time, Monday to Friday; holidays are ignored. An option
-expires at 16:00 ET on its expiry date, and T is measured to that moment in years of 365
-days, so theta decays through nights and weekends as vollib's per-calendar-day theta says.
+Sessions run 09:30-16:00 New York time on the exchange's trading days (weekdays but its
+holidays: engine.market.nyse). Options expire on Fridays, or on the trading day before
+when that Friday is a holiday (Good Friday, Christmas), at 16:00 ET, and T is measured to
+that moment in years of 365 days, so theta decays through nights, weekends and holidays
+as vollib's per-calendar-day theta says.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy.typing as npt
 
 from engine.clock import EXCHANGE_TZ, NS_PER_DAY, exchange_date, from_datetime
 from engine.market.config import ChainConfig
+from engine.market.nyse import is_closed
 
 OPEN_TIME = dt.time(9, 30)
 CLOSE_TIME = dt.time(16, 0)
@@ -24,13 +27,13 @@ TRADING_DAYS_PER_YEAR = 252.0
 
 
 def is_trading_day(day: dt.date) -> bool:
-    return day.weekday() < 5
+    return day.weekday() < 5 and not is_closed(day)
 
 
 def next_trading_day(day: dt.date) -> dt.date:
     """The first trading day strictly after ``day``."""
     day += dt.timedelta(days=1)
-    while day.weekday() >= 5:
+    while not is_trading_day(day):
         day += dt.timedelta(days=1)
     return day
 
@@ -38,7 +41,7 @@ def next_trading_day(day: dt.date) -> dt.date:
 def prev_trading_day(day: dt.date) -> dt.date:
     """The last trading day strictly before ``day``."""
     day -= dt.timedelta(days=1)
-    while day.weekday() >= 5:
+    while not is_trading_day(day):
         day -= dt.timedelta(days=1)
     return day
 
@@ -101,13 +104,29 @@ def next_step_ns(now_ns: int, step_ns: int) -> int:
 
 
 def start_ns(day: dt.date) -> int:
-    """09:30 ET of ``day``, or of the next trading day when ``day`` is a weekend."""
+    """09:30 ET of ``day``, or of the next trading day when ``day`` is not one."""
     return open_ns(trading_day_on_or_after(day))
 
 
 def third_friday(year: int, month: int) -> dt.date:
     first = dt.date(year, month, 1)
     return first + dt.timedelta(days=(4 - first.weekday()) % 7 + 14)
+
+
+@lru_cache(maxsize=4096)
+def expiry_for(friday: dt.date) -> dt.date:
+    """The expiry date of a Friday's options: that Friday, or the trading day before."""
+    return friday if is_trading_day(friday) else prev_trading_day(friday)
+
+
+def friday_of(expiry: dt.date) -> dt.date | None:
+    """The Friday whose options expire on ``expiry``, if any."""
+    friday = expiry + dt.timedelta(days=(4 - expiry.weekday()) % 7)
+    return friday if expiry.weekday() <= 4 and expiry_for(friday) == expiry else None
+
+
+def monthly_expiry(year: int, month: int) -> dt.date:
+    return expiry_for(third_friday(year, month))
 
 
 def _add_months(year: int, month: int, months: int) -> tuple[int, int]:
@@ -123,33 +142,34 @@ def listed_expiries(day: dt.date, chain: ChainConfig) -> tuple[dt.date, ...]:
     for week in range(chain.weekly_weeks + 1):
         candidate = friday + dt.timedelta(weeks=week)
         if candidate <= day + dt.timedelta(weeks=chain.weekly_weeks):
-            found.add(candidate)
+            found.add(expiry_for(candidate))
     for months in range(chain.monthly_months + 1):
-        year, month = _add_months(day.year, day.month, months)
-        candidate = third_friday(year, month)
-        if candidate >= day:
-            found.add(candidate)
+        found.add(monthly_expiry(*_add_months(day.year, day.month, months)))
     for years in range(1, chain.leaps_years + 1):
-        found.add(third_friday(day.year + years, 1))
-    return tuple(sorted(found))
+        found.add(monthly_expiry(day.year + years, 1))
+    return tuple(sorted(e for e in found if e >= day))
 
 
 def listing_date(expiry: dt.date, chain: ChainConfig) -> dt.date:
     """The first day ``expiry`` is listed, by the rules of :func:`listed_expiries`."""
+    friday = friday_of(expiry)
+    if friday is None:
+        return expiry
     dates: list[dt.date] = []
-    if expiry.weekday() == 4 and chain.weekly_weeks > 0:
-        dates.append(expiry - dt.timedelta(weeks=chain.weekly_weeks))
-    if expiry == third_friday(expiry.year, expiry.month):
-        year, month = _add_months(expiry.year, expiry.month, -chain.monthly_months)
+    if chain.weekly_weeks > 0:
+        dates.append(friday - dt.timedelta(weeks=chain.weekly_weeks))
+    if friday == third_friday(friday.year, friday.month):
+        year, month = _add_months(friday.year, friday.month, -chain.monthly_months)
         dates.append(dt.date(year, month, 1))
-        if expiry.month == 1 and chain.leaps_years > 0:
-            dates.append(dt.date(expiry.year - chain.leaps_years, 1, 1))
+        if friday.month == 1 and chain.leaps_years > 0:
+            dates.append(dt.date(friday.year - chain.leaps_years, 1, 1))
     return min(dates, default=expiry)
 
 
 @lru_cache(maxsize=4096)
 def is_monthly(expiry: dt.date) -> bool:
-    return expiry == third_friday(expiry.year, expiry.month)
+    friday = friday_of(expiry)
+    return friday is not None and friday == third_friday(friday.year, friday.month)
 
 
 def expiry_close_ns(ordinals: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -175,12 +195,12 @@ def year_fraction(later_ns: npt.ArrayLike, now_ns: int) -> npt.NDArray[np.float6
 
 
 def expired_between(previous_ns: int, now_ns: int, weeklies: bool) -> tuple[dt.date, ...]:
-    """Expiry dates (Fridays) whose 16:00 ET close lies in (previous_ns, now_ns]."""
+    """Expiry dates whose 16:00 ET close lies in (previous_ns, now_ns]."""
     out: list[dt.date] = []
     day = exchange_date(previous_ns)
     last = exchange_date(now_ns)
     while day <= last:
-        if day.weekday() == 4 and (weeklies or is_monthly(day)):
+        if friday_of(day) is not None and (weeklies or is_monthly(day)):
             close = close_ns(day)
             if previous_ns < close <= now_ns:
                 out.append(day)

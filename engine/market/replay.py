@@ -33,6 +33,8 @@ from engine.market.validate import count, empty_counters, validate_quote
 from engine.market.venue import OptionVenue
 from engine.records import EarningsEvent, Quote
 
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()  # datetime64[D] counts days from here
+
 _INDEX_T = 30.0 / 365.0
 
 
@@ -78,6 +80,12 @@ class ReplayMarket(FaultDrills, OptionVenue):
         self._key_cache = {}
         self._fingerprint = _data_fingerprint(cfg, series)
         self._timeline = np.unique(np.concatenate([s.ts for s in series]))
+        # The data says which days traded (a calendar may not know them all, abroad or long
+        # ago): a session is open on a day with bars.
+        self._bar_days = frozenset(
+            int(d) + _EPOCH_ORDINAL
+            for d in np.unique(np.concatenate([s.date for s in series])).astype(np.int64)
+        )
         start = calendar.open_ns(cfg.start) if cfg.start is not None else self._timeline[0]
         self._first = int(np.searchsorted(self._timeline, start))
         if self._first >= self._timeline.shape[0]:
@@ -143,7 +151,10 @@ class ReplayMarket(FaultDrills, OptionVenue):
         return int(self._timeline[at]) if at < self._timeline.shape[0] else None
 
     def session_open(self, now_ns: int) -> bool:
-        return calendar.session_open(now_ns)
+        day = exchange_date(now_ns)
+        return day.toordinal() in self._bar_days and calendar.open_ns(
+            day
+        ) <= now_ns <= calendar.close_ns(day)
 
     def step(self, now_ns: int) -> MarketUpdate:
         end = int(np.searchsorted(self._timeline, now_ns, side="right"))

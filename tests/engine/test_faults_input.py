@@ -559,7 +559,7 @@ def test_unknown_ids_are_refused_not_found_and_send_nothing(engine):
     [
         Stock(symbol="ZZZZ"),
         Option(underlying="ZZZZ", expiry=dt.date(2025, 4, 17), strike=100.0, right="C"),
-        Option(underlying="SPY", expiry=dt.date(2025, 4, 17), strike=551.0, right="P"),
+        Option(underlying="SPY", expiry=dt.date(2025, 4, 16), strike=551.0, right="P"),
         Option(underlying="SPY", expiry=dt.date(2025, 4, 4), strike=551.37, right="P"),
     ],
     ids=["unknown-stock", "unknown-underlying", "unlisted-expiry", "unlisted-strike"],

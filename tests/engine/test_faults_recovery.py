@@ -192,6 +192,7 @@ def test_positions_that_differ_at_start_halt_trading_naming_the_instrument(tmp_p
     assert engine.status().trading_halted == engine.halt_reason
     alert = engine.alerts[-1]
     assert (alert.level, alert.code) == ("critical", "POSITION_MISMATCH")
+    assert 'restart with broker.reconcile = "adopt"' in alert.message  # the way out
     assert (refused.accepted, refused.code) == (False, "TRADING_HALTED")
     assert refused.order_id is None
     reconciled = [e.record for e in engine.journal.entries() if e.kind == "reconciled"]

@@ -12,7 +12,14 @@ import pytest
 from engine.clock import exchange_date
 from engine.market import build_source
 from engine.market.base import CheckpointError, FaultSwitches, MarketSource, MarketUpdate
-from engine.market.calendar import SESSION_NS, close_ns, open_ns
+from engine.market.calendar import (
+    SESSION_NS,
+    close_ns,
+    is_trading_day,
+    next_trading_day,
+    open_ns,
+    prev_trading_day,
+)
 from engine.market.config import REGIME_NAMES, MarketConfig, SimConfig
 from engine.market.sim import SimMarket
 from engine.records import Option
@@ -212,9 +219,14 @@ def test_listing_weeklies_monthlies_leaps_and_strikes() -> None:
     sim = SimMarket(SimConfig(start_date=dt.date(2025, 3, 10), **QUIET))
     sim.step(sim.start_time())
     expiries = sim.expiries("SPY")
-    fridays = [e for e in expiries if e <= dt.date(2025, 5, 2)]
-    assert fridays == [dt.date(2025, 3, 14) + dt.timedelta(weeks=w) for w in range(8)]
-    assert all(e.weekday() == 4 for e in expiries)
+    weeklies = [e for e in expiries if e <= dt.date(2025, 5, 2)]
+    fridays = [dt.date(2025, 3, 14) + dt.timedelta(weeks=w) for w in range(8)]
+    # Good Friday (April 18) is a holiday: that week's options expire on the Thursday.
+    assert weeklies == [dt.date(2025, 4, 17) if f == dt.date(2025, 4, 18) else f for f in fridays]
+    assert all(
+        e.weekday() == 4 or (e.weekday() == 3 and not is_trading_day(e + dt.timedelta(days=1)))
+        for e in expiries
+    )
     assert max(expiries) >= dt.date(2026, 3, 10) and dt.date(2027, 1, 15) in expiries
     spot = sim.quote("SPY").last  # type: ignore[union-attr]
     strikes = np.array(sim.strikes("SPY", expiries[4]))
@@ -467,20 +479,16 @@ def test_freeze_stops_quote_times_while_the_clock_moves() -> None:
 
 
 def test_earnings_bump_before_gap_at_the_open_and_crush_after() -> None:
-    sim = SimMarket(SimConfig(start_date=START, seed=2, **QUIET))
+    # One regime and a vol state without noise, so that only the event moves the surface.
+    steady = {"pin_regime": "normal", "vol_of_vol": 0.0}
+    sim = SimMarket(SimConfig(start_date=START, seed=2, **QUIET, **steady))
     now, _ = drive(sim, 1, MINUTE)
     events = sim.earnings()
     assert {e.symbol for e in events} == {"AAPL", "NVDA", "TSLA"}
     assert all(e.timing in ("BMO", "AMC") and e.expected_move for e in events)
     event = min(events, key=lambda e: e.date)
-    gap_day = (
-        event.date
-        if event.timing == "BMO"
-        else event.date + dt.timedelta(days=3 if event.date.weekday() == 4 else 1)
-    )
-    while exchange_date(now) < gap_day - dt.timedelta(days=1) or now < close_ns(
-        gap_day - dt.timedelta(days=1 if gap_day.weekday() else 3)
-    ):
+    gap_day = event.date if event.timing == "BMO" else next_trading_day(event.date)
+    while now < close_ns(prev_trading_day(gap_day)):
         now = sim.next_time(now, SESSION_NS)  # type: ignore[assignment]
         sim.step(now)
     expiries = sim.expiries(event.symbol)
