@@ -223,12 +223,15 @@ class RedisFeed:
                 approximate=True,
             ),
         )
-        reply = await self._call(
-            "read replies",
-            self.client.blpop(
-                [self.keys.reply(query.request_id)], timeout=self.config.reply_timeout_s
-            ),
-        )
+        # Short waits, not one BLPOP of reply_timeout_s: redis-py's socket timeout (5 s by
+        # default since redis-py 8) would cut a longer one off as a broken connection.
+        deadline = time.monotonic() + self.config.reply_timeout_s
+        reply = None
+        while reply is None and (left := deadline - time.monotonic()) > 0:
+            reply = await self._call(
+                "read replies",
+                self.client.blpop([self.keys.reply(query.request_id)], timeout=min(left, 1.0)),
+            )
         if reply is None:
             raise FeedError(
                 f"engine {self.name!r} did not answer in {self.config.reply_timeout_s:g}s"

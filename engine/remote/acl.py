@@ -17,7 +17,7 @@ READ = "+@read +@connection +multi +exec +discard +xread"
 TRADER_WRITE = "+xadd +blpop +lpop"
 ENGINE = (
     "+@read +@write +@stream +@hash +@list +@string +@keyspace +@transaction "
-    "+@connection +@scripting -@dangerous"
+    "+@connection +@scripting +time -@dangerous"
 )
 
 

@@ -456,7 +456,14 @@ class RedisBridge:
         if not self.traders:
             await session.wait()
             return
-        cursors: dict[Any, Any] = {self.keys.queries(t): "$" for t in self.traders}
+        # "$" would miss a query sent between our connect and this loop's first read (a
+        # dialog opened as the engine came up waits in vain). Start a window back on
+        # Redis's own clock instead: a desk still waiting for such a query gets its answer,
+        # and one that gave up finds only an expired reply key.
+        seconds, micros = await self.client.time()
+        window_ms = int(self.config.reply_timeout_s * 1000)
+        since_ms = int(seconds) * 1000 + int(micros) // 1000 - window_ms
+        cursors: dict[Any, Any] = {self.keys.queries(t): f"{since_ms}-0" for t in self.traders}
         while not session.is_set():
             replies: Any = await self.client.xread(cursors, count=50, block=200)
             for stream_name, entries in replies or []:

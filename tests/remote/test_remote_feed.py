@@ -108,8 +108,13 @@ async def test_engine_republishes_when_redis_comes_back(redis_server, tmp_path):
         redis_server.start()
         await wait_for(lambda: remote.bridge.up, timeout=15)
 
+        # The REDIS_BACK alert follows the republished snapshot, so a desk attaching now
+        # gets the snapshot and then the alert on the stream: follow it, as a desk does.
         feed = remote.feed()
-        snapshot = await feed.attach()
-        assert snapshot.seq == remote.engine.bus.seq
-        assert len(snapshot.positions) == len(remote.engine.position_views())
+        state = DeskState()
+        state.load(await feed.attach())
+        await drain(feed, state, remote.engine.bus.seq)
+        assert state.seq == remote.engine.bus.seq
+        assert list(state.positions) == [v.position_id for v in remote.engine.position_views()]
+        assert any(a.code == "REDIS_BACK" for a in state.alerts), state.alerts
         await feed.close()
