@@ -375,13 +375,10 @@ class RedisBridge:
         """The answer to one entry, and whether its command id is proven (signed)."""
         engine = self.engine
         cfg = self.config
+        # Every entry takes a token, but what it is decides the answer: a refused entry keeps
+        # its own code, and a command that ran keeps its first answer even in a flood.
+        within_rate = self.buckets[trader].take()
         try:
-            if not self.buckets[trader].take():
-                raise Refused(
-                    "RATE_LIMITED",
-                    f"more than {cfg.rate_limit_per_s:g} commands/s from {trader}",
-                    _safe_id(fields),
-                )
             command = read_command_entry(
                 fields,
                 trader,
@@ -398,7 +395,8 @@ class RedisBridge:
                 # A signed command the engine already answered, delivered again too late
                 # (a replay, a restored Redis): it gets its first answer, not "expired".
                 return self._duplicate(trader, entry_id, prior), True
-            if refused.code != "RATE_LIMITED":
+            if within_rate:
+                # Past the rate only counted: a flood of junk must not flood the journal.
                 engine.alert(
                     "warning",
                     "remote",
@@ -413,6 +411,20 @@ class RedisBridge:
                 ts=engine.now(),
             )
             return result, signed
+        # A command that ran, delivered again in a flood (a backlog redelivered after a
+        # crash), gets its first answer, never "refused".
+        if not within_rate and command.command_id not in engine.results:
+            self.counters["commands_refused_rate_limited"] += 1
+            limited = CommandResult(
+                command_id=command.command_id,
+                accepted=False,
+                code="RATE_LIMITED",
+                message=f"more than {cfg.rate_limit_per_s:g} commands/s from {trader}",
+                ts=engine.now(),
+            )
+            # Not kept as the outcome: it never ran, and a resend of the same id must run
+            # rather than find this answer waiting under its id.
+            return limited, False
         result = engine.execute(command)
         if result.duplicate:
             self._duplicate(trader, entry_id, result)
@@ -476,10 +488,3 @@ class RedisBridge:
                         pipe.rpush(self.keys.reply(reply_to), payload)
                         pipe.expire(self.keys.reply(reply_to), 30)
                         await pipe.execute()
-
-
-def _safe_id(fields: dict[bytes, bytes]) -> str | None:
-    from engine.remote.protocol import _peek_id
-
-    payload = fields.get(b"c")
-    return _peek_id(payload) if isinstance(payload, bytes) else None

@@ -105,6 +105,37 @@ async def test_row5_the_same_entry_twice_is_answered_with_the_first_result(redis
         client.close()
 
 
+async def test_row5_a_command_that_ran_is_never_answered_rate_limited_when_redelivered(
+    redis_server, tmp_path
+):
+    """A backlog redelivered after a crash can exceed the rate: a command that already ran
+    must keep its first answer, and only commands never run are refused RATE_LIMITED."""
+    async with remote_engine(redis_server, tmp_path, rate_limit_per_s=1.0) as remote:
+        client = sync_client(redis_server.url)
+        engine = remote.engine
+        position = engine.book.open_positions()[0].position_id
+        ran = signed(close("ran-1", position))
+        xadd(client, "test", "alice", ran)
+        await wait_for(lambda: "ran-1" in engine.results)
+        # One pipeline, so the bucket (1 token/s) has nothing left for the second one.
+        pipe = client.pipeline(transaction=False)
+        for entry in (signed(close("new-1", position)), signed(close("new-2", position)), ran):
+            pipe.xadd(Keys("test").commands("alice"), entry)
+        pipe.execute()
+        await wait_for(lambda: pending(client, "test", "alice") == 0)
+        await wait_for(lambda: engine.counters["commands_duplicate_delivered"] == 1)
+
+        answers = {r.command_id: r for r in results_on_stream(client, "test")}  # the latest
+        assert answers["ran-1"].accepted and answers["ran-1"].duplicate, answers["ran-1"]
+        assert engine.counters["commands_refused_rate_limited"] >= 1
+        limited = [c for c in ("new-1", "new-2") if answers[c].code == "RATE_LIMITED"]
+        assert limited, answers
+        # A refusal it never acted on is not kept as the id's outcome: a resend must run.
+        assert all(client.get(Keys("test").outcome(c)) is None for c in limited)
+        assert len([o for o in engine.orders.values() if o.command_id == "ran-1"]) == 1
+        client.close()
+
+
 def test_row5_engine_killed_after_acting_before_xack_answers_once_after_restart(
     persistent_redis, tmp_path
 ):
