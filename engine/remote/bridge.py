@@ -293,10 +293,7 @@ class RedisBridge:
         replies = await self.client.xreadgroup(GROUP, self.consumer, dict.fromkeys(streams, "0"))
         await self._handle(replies, streams)
         for stream in streams:
-            claimed = await self.client.xautoclaim(
-                stream, GROUP, self.consumer, 1000, "0-0", count=500
-            )
-            await self._handle([[stream.encode(), claimed[1]]], streams)
+            await self._claim_abandoned(stream, streams)
         intake = CommandIntake(GROUP, self.consumer, list(streams), self.keys.trimmed_unread)
         while not session.is_set():
             try:
@@ -312,6 +309,21 @@ class RedisBridge:
                 await self._handle(replies, streams)
             else:
                 await intake.wait(self.client, block_ms=200)
+
+    async def _claim_abandoned(self, stream: str, streams: dict[str, str]) -> None:
+        """Take over what a dead consumer left pending, all of it: XAUTOCLAIM hands back a
+        batch and a cursor, and stopping after one batch would leave the rest until the
+        next reconnect."""
+        cursor: Any = "0-0"
+        while True:
+            reply: Any = await self.client.xautoclaim(
+                stream, GROUP, self.consumer, 1000, cursor, count=500
+            )
+            cursor, claimed = reply[0], reply[1]
+            if claimed:
+                await self._handle([[stream.encode(), claimed]], streams)
+            if cursor in (b"0-0", "0-0"):
+                return
 
     def _report_gap(self, trader: str, gap: Gap) -> None:
         self.counters["commands_trimmed_unread"] += gap.lost

@@ -15,6 +15,7 @@ import pytest
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 
+from engine.records import PauseAgent
 from engine.remote.protocol import GROUP, Keys
 from tests.delay_proxy import DelayProxy
 from tests.remote.conftest import remote_engine, wait_for
@@ -223,6 +224,38 @@ async def test_row7_entries_left_by_a_dead_consumer_are_claimed(redis_server, tm
         answer = outcome(client, "test", "ghost-1")
         assert answer is not None and answer.accepted
         assert len([o for o in remote.engine.orders.values() if o.command_id == "ghost-1"]) == 1
+    client.close()
+
+
+async def test_row7_a_dead_consumers_whole_backlog_is_claimed_not_one_batch(redis_server, tmp_path):
+    """XAUTOCLAIM hands back at most a batch (500) and a cursor: all 600 must be taken."""
+    client = sync_client(redis_server.url)
+    keys = Keys("test")
+    client.xgroup_create(keys.commands("alice"), GROUP, id="0", mkstream=True)
+    ids = [f"ghost-{i}" for i in range(600)]
+    pipe = client.pipeline(transaction=False)
+    for command_id in ids:
+        pause = PauseAgent(
+            command_id=command_id, actor="alice", issued_at=time.time_ns(), agent="technical"
+        )
+        pipe.xadd(keys.commands("alice"), signed(pause))
+    pipe.execute()
+    client.xreadgroup(GROUP, "ghost", {keys.commands("alice"): ">"})
+    poll(
+        lambda: (
+            client.xpending_range(keys.commands("alice"), GROUP, "-", "+", 1)[0][
+                "time_since_delivered"
+            ]
+            > 1100
+        ),
+        5,
+        "the ghost's entries to idle",
+    )
+    async with remote_engine(redis_server, tmp_path, rate_limit_per_s=10_000.0) as remote:
+        await wait_for(lambda: pending(client, "test", "alice") == 0, timeout=20)
+        answered = {r.command_id for r in results_on_stream(client, "test")}
+        assert set(ids) <= answered, sorted(set(ids) - answered)[:5]
+        assert all(remote.engine.results[c].accepted for c in ids)
     client.close()
 
 
