@@ -45,7 +45,6 @@ log = logging.getLogger(__name__)
 OUTCOME_TTL_S = 86_400
 # Refusals raised after the signature and the actor were checked: their command id is proven.
 SIGNED_REFUSALS = frozenset({"EXPIRED", "CLOCK_SKEW"})
-_FLUSH_INTERVAL_S = 0.01
 
 
 def connect(config: RedisConfig, *, username: str | None = None) -> aioredis.Redis:
@@ -242,8 +241,10 @@ class RedisBridge:
             self._wake.clear()
             if session.is_set():
                 return
+            # No pause to gather a batch: events that arrive while a flush is on the wire
+            # make the next one, so batches grow with load and an idle engine's event
+            # reaches the desks in one round trip.
             await self.flush()
-            await asyncio.sleep(_FLUSH_INTERVAL_S)
 
     async def flush(self) -> None:
         if not self.pending:
