@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 OUTCOME_TTL_S = 86_400
+_BACKOFF_CAP_S = 2.0
 # Refusals raised after the signature and the actor were checked: their command id is proven.
 SIGNED_REFUSALS = frozenset({"EXPIRED", "CLOCK_SKEW"})
 
@@ -110,6 +111,8 @@ class RedisBridge:
     async def run(self, stop: asyncio.Event) -> None:
         """Keep publishing and consuming until ``stop``; survive Redis going away."""
         backoff = 0.2
+        # Capped at 2 s: a command pressed while Redis was away must reach the engine well
+        # inside its time-to-live once Redis is back, and a retry every 2 s costs nothing.
         while not stop.is_set():
             try:
                 await self._connect()
@@ -119,7 +122,7 @@ class RedisBridge:
                 self._down(exc)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=backoff)
-                backoff = min(backoff * 2, 5.0)
+                backoff = min(backoff * 2, _BACKOFF_CAP_S)
             except Exception as exc:
                 # A bug here must not silently end publishing and command reading for the
                 # rest of the session: say so, and start the bridge over.
@@ -131,7 +134,7 @@ class RedisBridge:
                 )
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=backoff)
-                backoff = min(backoff * 2, 5.0)
+                backoff = min(backoff * 2, _BACKOFF_CAP_S)
         await self._close()
 
     async def _serve(self, stop: asyncio.Event) -> None:

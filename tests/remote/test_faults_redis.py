@@ -334,7 +334,7 @@ async def test_row3_close_pressed_while_redis_is_away_errors_at_once_and_expires
     """Redis away ~6.5 s (the row's 10 s, scaled with a 6 s TTL): a press gets an error at
     once, never a silent success. Resent with its original id once Redis is back, the press
     older than the TTL is refused as expired; the one pressed just before Redis returned
-    runs exactly once (the engine's reconnect back-off is at most 5 s, inside the TTL)."""
+    runs exactly once (the engine's reconnect back-off is at most 2 s, inside the TTL)."""
     ttl = 6.0
     async with remote_engine(persistent_redis, tmp_path, command_ttl_s=ttl) as remote:
         engine = remote.engine
