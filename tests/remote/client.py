@@ -15,8 +15,10 @@ kills it knows exactly how far it got::
     ERROR <command_id> <message>         (Redis refused or was unreachable)
     OUTCOME <command_id> <1|0|none> <code>   (--outcome ID: look an earlier command up)
 
-``--at NS`` waits until that wall-clock time (ns) before sending, so two processes can
-send within a millisecond of each other.
+``--at NS`` waits until that wall-clock time (ns) before sending. ``--go PATH`` connects,
+prints ``READY``, and sends the moment PATH exists: a test starts two clients, waits for
+both READYs and creates the file, so they send within a millisecond of each other however
+long each took to start.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import asyncio
 import json
 import sys
 import time
+from pathlib import Path
 
 import msgspec
 
@@ -47,6 +50,7 @@ async def main(argv: list[str]) -> int:
     parser.add_argument("--reply-timeout", type=float, default=10.0)
     parser.add_argument("--username", default="")
     parser.add_argument("--at", type=int, default=0)
+    parser.add_argument("--go", default="")
     parser.add_argument("--skew", action="store_true")
     parser.add_argument("--outcome", action="append", default=[])
     parser.add_argument("commands", nargs="*")
@@ -71,6 +75,12 @@ async def main(argv: list[str]) -> int:
         commands = [json.loads(text) for text in args.commands]
         if args.at:
             await asyncio.sleep(max(args.at - time.time_ns(), 0) / 1e9)
+        if args.go:
+            await feed.client.ping()  # connected now, not on the first XADD
+            say("READY", "-")
+            go = Path(args.go)
+            while not go.exists():
+                time.sleep(0.0002)  # a tight wait: the point is to send at the same moment
         for raw in commands:
             raw.setdefault("actor", args.trader)
             raw.setdefault("issued_at", time.time_ns())
