@@ -20,9 +20,7 @@ from typing import Any
 
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoPermissionError, OutOfMemoryError, RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from engine import codec
 from engine.feed import FeedError
@@ -141,43 +139,45 @@ class RedisFeed:
                 f"{self.trader!r} (the engine's --traders or redis.traders names them)"
             )
         cid = command.command_id
+        # Two round trips to an answer, not four: over a 300 ms SSH-and-Redis link each one
+        # is felt. First the outcome (a resend of an answered id) and the results cursor...
         try:
-            known = await self._call("read results", self.client.get(self.keys.outcome(cid)))
-            if known is not None:
-                return codec.decode_result(known)
-            last = await self._call(
-                "read results", self.client.xrevrange(self.keys.results, count=1)
-            )
+            pipe = self.client.pipeline(transaction=False)
+            pipe.get(self.keys.outcome(cid))
+            pipe.xrevrange(self.keys.results, count=1)
+            known, last = await self._call("read results", pipe.execute())
         except FeedError as exc:
             raise FeedError(f"{exc}: command {cid} NOT sent") from None
+        if known is not None:
+            return codec.decode_result(known)
         cursor = last[0][0].decode() if last else "0-0"
         entry: Any = command_entry(command, self.trader, self.signing_key)
+        # ...then the command and the first wait for its answer, which Redis runs in order:
+        # the XREAD blocks on this connection until the engine's answer or 0.5 s.
+        pipe = self.client.pipeline(transaction=False)
+        # Bounded like every stream: a backlog past it is lost and surfaces as
+        # "not confirmed" (FAULTS row 9), never as a stream that grows for ever.
+        pipe.xadd(
+            self.keys.commands(self.trader),
+            entry,
+            maxlen=self.config.stream_maxlen,
+            approximate=True,
+        )
+        pipe.xread({self.keys.results: cursor}, count=100, block=_first_wait_ms(self.config))
+        deadline = time.monotonic() + self.config.reply_timeout_s
         try:
-            # Bounded like every stream: a backlog past it is lost and surfaces as
-            # "not confirmed" (FAULTS row 9), never as a stream that grows for ever.
-            await self.client.xadd(
-                self.keys.commands(self.trader),
-                entry,
-                maxlen=self.config.stream_maxlen,
-                approximate=True,
-            )
-        except OutOfMemoryError:
-            raise FeedError(
-                f"the Redis of engine {self.name!r} is full (out of memory): "
-                f"command {cid} NOT sent; try again when it has room"
-            ) from None
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            added, first = await pipe.execute(raise_on_error=False)
+        except (RedisError, OSError) as exc:
             raise FeedError(
                 f"lost Redis at {self.config.url} while sending ({exc}): command {cid} is "
                 "NOT confirmed and may have reached the engine; look it up before sending again"
             ) from None
-        except NoPermissionError as exc:
-            raise FeedError(
-                f"Redis user may not send commands ({exc}): command {cid} NOT sent"
-            ) from None
-        except RedisError as exc:
-            raise FeedError(f"Redis refused the command ({exc}): command {cid} NOT sent") from None
-        deadline = time.monotonic() + self.config.reply_timeout_s
+        if isinstance(added, BaseException):
+            raise _refused(added, self.name, cid) from None
+        if not isinstance(first, BaseException):
+            result, cursor = _answer_in(first, cid, cursor)
+            if result is not None:
+                return result
         try:
             while (left := deadline - time.monotonic()) > 0:
                 replies = await self._call(
@@ -188,13 +188,9 @@ class RedisFeed:
                         block=max(int(min(left, 0.5) * 1000), 1),
                     ),
                 )
-                for _, entries in replies or []:
-                    for entry_id, fields in entries:
-                        cursor = entry_id.decode()
-                        with contextlib.suppress(codec.DecodeError, KeyError):
-                            result = codec.decode_result(fields[b"r"])
-                            if result.command_id == cid:
-                                return result
+                result, cursor = _answer_in(replies, cid, cursor)
+                if result is not None:
+                    return result
                 known = await self._call("read results", self.client.get(self.keys.outcome(cid)))
                 if known is not None:
                     return codec.decode_result(known)
@@ -265,3 +261,31 @@ class RedisFeed:
     async def close(self) -> None:
         with contextlib.suppress(RedisError, OSError, asyncio.CancelledError):
             await self.client.aclose()
+
+
+def _first_wait_ms(config: RedisConfig) -> int:
+    return max(int(min(config.reply_timeout_s, 0.5) * 1000), 1)
+
+
+def _answer_in(replies: Any, cid: str, cursor: str) -> tuple[CommandResult | None, str]:
+    """The answer to ``cid`` among XREAD replies of the results stream, and the new cursor."""
+    for _, entries in replies or []:
+        for entry_id, fields in entries:
+            cursor = entry_id.decode()
+            with contextlib.suppress(codec.DecodeError, KeyError):
+                result = codec.decode_result(fields[b"r"])
+                if result.command_id == cid:
+                    return result, cursor
+    return None, cursor
+
+
+def _refused(error: BaseException, name: str, cid: str) -> FeedError:
+    """Redis refused the XADD itself: the command certainly did not reach the engine."""
+    if isinstance(error, OutOfMemoryError):
+        return FeedError(
+            f"the Redis of engine {name!r} is full (out of memory): "
+            f"command {cid} NOT sent; try again when it has room"
+        )
+    if isinstance(error, NoPermissionError):
+        return FeedError(f"Redis user may not send commands ({error}): command {cid} NOT sent")
+    return FeedError(f"Redis refused the command ({error}): command {cid} NOT sent")
