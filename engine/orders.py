@@ -3,13 +3,15 @@
 Each builder either returns a journal-ready ``Order`` or raises :class:`Refusal` with a
 code and a sentence. The checks are the ones a trader relies on: the position exists and
 is not already closing, quantities are sane, no contract is expired, quotes are fresh and
-valid, the limit is not a fat finger, and the kill switch or a halt allows it.
+valid, the limit is not a fat finger, and the kill switch or a halt allows it. A roll
+moves the front-expiry legs; a position spanning expiries keeps its later legs.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from engine.clock import EXCHANGE_TZ, to_datetime
 from engine.combo import ComboQuote, quote_combo, round_tick
@@ -26,8 +28,6 @@ from engine.records import (
 )
 
 if TYPE_CHECKING:
-    import datetime as dt
-
     from engine.engine import Engine
 
 
@@ -189,18 +189,53 @@ def close_order(engine: Engine, command: ClosePosition) -> Order:
     )
 
 
+class RollPlan(NamedTuple):
+    """A roll as one combo order, and what it leaves held."""
+
+    legs: list[Leg]
+    """The combo: closing legs then opening legs, one leg per contract."""
+    opening: list[Leg]
+    """The new legs, one unit of them, signed as they will be held."""
+    kept: list[Leg]
+    """Legs the roll leaves alone: later-expiry options and stock."""
+
+
+def _expiry(leg: Leg) -> dt.date:
+    assert isinstance(leg.instrument, Option)
+    return leg.instrument.expiry
+
+
 def rolled_legs(
     position: PositionState, units: int, to_expiry: dt.date, strikes: tuple[float, ...] | None
-) -> list[Leg]:
-    """Close legs for the current structure plus open legs for it at ``to_expiry``."""
+) -> RollPlan:
+    """Roll the front-expiry option legs to ``to_expiry``; later legs and stock stay held.
+
+    A single-expiry structure rolls whole. A calendar or diagonal rolls only its front
+    leg(s), and only to an expiry before its next leg's: moving every leg to one date
+    would buy and sell the same contract, closing the position while calling it a roll.
+    ``strikes`` are the new strikes of the rolled legs, in the position's leg order.
+    """
     current = position_legs(position, units)
     options = [leg for leg in current if isinstance(leg.instrument, Option)]
-    if strikes is not None and len(strikes) != len(options):
+    if not options:
+        raise Refusal("NOTHING_TO_ROLL", f"position {position.position_id} has no options to roll")
+    expiries = sorted({_expiry(leg) for leg in options})
+    front = expiries[0]
+    rolled = [leg for leg in options if _expiry(leg) == front]
+    kept = [leg for leg in current if leg not in rolled]
+    if len(expiries) > 1 and to_expiry >= expiries[1]:
         raise Refusal(
-            "STRIKES_INVALID", f"{len(strikes)} strike(s) given for {len(options)} option leg(s)"
+            "EXPIRY_PAST_NEXT_LEG",
+            f"position {position.position_id} spans expiries: a roll moves only its front "
+            f"leg(s), expiring {front}, and {to_expiry} is not before its next leg's expiry "
+            f"{expiries[1]}: choose an expiry before {expiries[1]}",
         )
-    legs = [Leg(instrument=leg.instrument, ratio=-leg.ratio) for leg in options]
-    for i, leg in enumerate(options):
+    if strikes is not None and len(strikes) != len(rolled):
+        raise Refusal(
+            "STRIKES_INVALID", f"{len(strikes)} strike(s) given for {len(rolled)} rolled leg(s)"
+        )
+    opening = []
+    for i, leg in enumerate(rolled):
         assert isinstance(leg.instrument, Option)
         strike = leg.instrument.strike if strikes is None else strikes[i]
         new = Option(
@@ -210,21 +245,46 @@ def rolled_legs(
             right=leg.instrument.right,
             multiplier=leg.instrument.multiplier,
         )
-        legs.append(Leg(instrument=new, ratio=leg.ratio))
-    return legs
+        opening.append(Leg(instrument=new, ratio=leg.ratio))
+    closing = [Leg(instrument=leg.instrument, ratio=-leg.ratio) for leg in rolled]
+    return RollPlan(
+        legs=_net_legs(position.position_id, closing + opening),
+        opening=opening,
+        kept=kept,
+    )
+
+
+def _net_legs(position_id: str, legs: list[Leg]) -> list[Leg]:
+    """One leg per contract: a contract bought and sold in the same roll is refused, since
+    that part of the roll changes nothing but pays two commissions and two spreads."""
+    merged: dict[str, Leg] = {}
+    for leg in legs:
+        key = leg.instrument.key
+        seen = merged.get(key)
+        if seen is None:
+            merged[key] = leg
+        elif (seen.ratio > 0) != (leg.ratio > 0):
+            inst = leg.instrument
+            name = inst.describe() if isinstance(inst, Option) else inst.symbol
+            raise Refusal(
+                "ROLL_SAME_CONTRACT",
+                f"rolling {position_id} this way would buy and sell {name} in one order: "
+                "choose another expiry or other strikes",
+            )
+        else:
+            merged[key] = Leg(instrument=leg.instrument, ratio=seen.ratio + leg.ratio)
+    return list(merged.values())
 
 
 def roll_order(engine: Engine, command: RollPosition) -> Order:
     position = open_position(engine, command.position_id)
     units = position.units
-    quantity = (
-        units if command.quantity is None else check_quantity(engine, command.quantity, units)
+    quantity = check_quantity(
+        engine, units if command.quantity is None else command.quantity, units
     )
     check_trading(engine, "roll")
-    expiries = [
-        leg.instrument.expiry for leg in position.open_legs if isinstance(leg.instrument, Option)
-    ]
-    if not expiries:
+    front = position.expiry
+    if front is None:
         raise Refusal("NOTHING_TO_ROLL", f"position {position.position_id} has no options to roll")
     if command.to_expiry <= engine.clock.today():
         raise Refusal(
@@ -234,18 +294,17 @@ def roll_order(engine: Engine, command: RollPosition) -> Order:
         raise Refusal(
             "EXPIRY_NOT_LISTED", f"{position.underlying} has no expiry {command.to_expiry}"
         )
-    if command.to_expiry == min(expiries) and command.strikes is None:
+    if command.to_expiry == front and command.strikes is None:
         raise Refusal(
             "EXPIRY_INVALID", f"position {position.position_id} already expires {command.to_expiry}"
         )
-    legs = rolled_legs(position, units, command.to_expiry, command.strikes)
-    check_legs(engine, legs)
-    quote = price_legs(engine, legs)
+    plan = rolled_legs(position, units, command.to_expiry, command.strikes)
+    check_legs(engine, plan.legs)
+    quote = price_legs(engine, plan.legs)
     limit = check_limit(engine, command.limit, quote)
-    order = _order(
-        engine, command.command_id, "roll", position.position_id, legs, quantity, limit, quote
+    return _order(
+        engine, command.command_id, "roll", position.position_id, plan.legs, quantity, limit, quote
     )
-    return order
 
 
 def open_order(engine: Engine, command: ApproveProposal, proposal: Proposal) -> Order:
@@ -259,6 +318,25 @@ def open_order(engine: Engine, command: ApproveProposal, proposal: Proposal) -> 
         engine, command.limit if command.limit is not None else proposal.limit, quote
     )
     return _order(engine, command.command_id, "open", None, legs, quantity, limit, quote)
+
+
+def recheck(engine: Engine, order: Order) -> None:
+    """The pre-trade checks again, for an order journaled but never sent before a crash:
+    by the restart the kill switch, a halt, the quotes or the position may have changed."""
+    check_trading(engine, order.intent)
+    check_quantity(engine, order.quantity, None)
+    if order.intent in ("close", "roll"):
+        position = engine.book.positions.get(order.position_id or "")
+        if position is None or position.closed_at is not None:
+            raise Refusal("POSITION_CLOSED", f"position {order.position_id} is no longer open")
+        if order.quantity > position.units:
+            raise Refusal(
+                "QUANTITY_EXCEEDS_POSITION",
+                f"quantity {order.quantity} exceeds the {position.units} now held",
+            )
+    legs = list(order.legs)
+    check_legs(engine, legs)
+    check_limit(engine, order.limit, price_legs(engine, legs))
 
 
 def describe(engine: Engine, order: Order) -> str:

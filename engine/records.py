@@ -624,6 +624,14 @@ class ClosePreview(Record, frozen=True, kw_only=True):
     natural: float | None
     estimated_fill: float | None
     greeks_before: Greeks
+    """The position's own Greeks now."""
     greeks_after: Greeks
+    """The position's own Greeks once the close fills (zero for a full close)."""
     mark_state: MarkState
     message: str = ""
+    portfolio_greeks_before: Greeks = Greeks()
+    """The whole book's Greeks now, as the Greeks pane shows them."""
+    portfolio_greeks_after: Greeks = Greeks()
+    """The whole book's Greeks once the close fills."""
+    greeks_change: Greeks = Greeks()
+    """What the close changes: after minus before, the same for the position and the book."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
+from engine.previews import close_preview
 from engine.records import (
     ClosePosition,
     PauseAgent,
@@ -196,8 +197,36 @@ def test_fat_finger_limit_far_through_the_market_is_refused(engine):
 
 
 def _mid(engine, position) -> float:
-    from engine.previews import close_preview
-
     preview = close_preview(engine, position.position_id)
     assert preview.mid is not None and preview.mid > 0
     return preview.mid
+
+
+GREEKS = ("delta", "gamma", "theta", "vega", "rho", "dollar_delta", "dollar_gamma")
+
+
+@pytest.mark.parametrize(("position_id", "quantity"), [("NVDA-5", None), ("SPY-1", 1)])
+def test_close_preview_gives_the_books_greeks_before_and_after_and_the_change(
+    engine, position_id, quantity
+):
+    # The valuation behind the Greeks pane is the independent reference: book and position.
+    valuation = engine.revalue()
+    book = valuation.summary.greeks
+    own = valuation.views[position_id].greeks
+    units = engine.book.positions[position_id].units
+    share = (quantity or units) / units
+
+    preview = close_preview(engine, position_id, quantity)
+
+    for name in GREEKS:
+        moved = -share * getattr(own, name)
+        assert getattr(preview.greeks_change, name) == pytest.approx(moved, abs=1e-6), name
+        assert getattr(preview.portfolio_greeks_before, name) == pytest.approx(
+            getattr(book, name), abs=1e-6
+        ), name
+        assert getattr(preview.portfolio_greeks_after, name) == pytest.approx(
+            getattr(book, name) + moved, abs=1e-6
+        ), name
+    assert preview.portfolio_greeks_after.delta != pytest.approx(0.0, abs=1.0), (
+        "the book keeps its other positions' delta after this close"
+    )
