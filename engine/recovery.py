@@ -23,6 +23,7 @@ from engine.journal import (
     Reconciled,
     SessionStarted,
 )
+from engine.orders import Refusal, recheck
 from engine.portfolio import Book
 from engine.records import (
     Alert,
@@ -159,26 +160,28 @@ def reconcile_broker(engine: Engine, *, reason: str) -> None:
                 )
             continue
         if order.state == "new":
-            if engine.kill_switch and order.intent != "close":
-                engine.record_order(
-                    msgspec.structs.replace(
-                        order,
-                        state="cancelled",
-                        code="KILL_SWITCH_ON",
-                        reason="not sent: the kill switch was on at restart",
-                        updated_at=engine.now(),
-                    )
-                )
-            else:
-                log.warning("order %s was journaled but never sent: sending it now", order.order_id)
-                engine.submit(order)
+            _send_unsent(engine, order, "at restart" if reason == "start-up" else f"when {reason}")
         else:
             engine.lookups[order.order_id] = (engine.now(), 1)
     for command_id, command in list(engine.commands.items()):
         if command_id in engine.results:
             continue
         placed = next((o for o in engine.orders.values() if o.command_id == command_id), None)
-        if placed is not None:
+        if placed is None:
+            engine.execute(command)
+        elif placed.state == "rejected" and not placed.filled_quantity:
+            # Its first answer never went out, and the order came to nothing: say so.
+            engine.record_result(
+                CommandResult(
+                    command_id=command_id,
+                    accepted=False,
+                    code=placed.code or "ORDER_REJECTED",
+                    message=f"order {placed.order_id} rejected: {placed.reason}",
+                    ts=engine.now(),
+                    order_id=placed.order_id,
+                )
+            )
+        else:
             engine.record_result(
                 CommandResult(
                     command_id=command_id,
@@ -189,8 +192,29 @@ def reconcile_broker(engine: Engine, *, reason: str) -> None:
                     order_id=placed.order_id,
                 )
             )
-        else:
-            engine.execute(command)
+
+
+def _send_unsent(engine: Engine, order: Order, when: str) -> None:
+    """An order journaled but never sent (a crash between the two) goes out only if it
+    passes the pre-trade checks as they stand now; one that fails is rejected, saying why,
+    rather than sent on a stale decision or left open for ever."""
+    try:
+        recheck(engine, order)
+    except Refusal as refusal:
+        reason = f"not sent {when}: {refusal.message}"
+        engine.record_order(
+            msgspec.structs.replace(
+                order,
+                state="rejected",
+                code=refusal.code,
+                reason=reason,
+                updated_at=engine.now(),
+            )
+        )
+        engine.alert("warning", "recovery", "ORDER_NOT_SENT", f"order {order.order_id} {reason}")
+        return
+    log.warning("order %s was journaled but never sent: sending it now", order.order_id)
+    engine.submit(order)
 
 
 def check_positions(engine: Engine) -> None:

@@ -52,7 +52,8 @@ def build_engine(config: EngineConfig, *, mode: str = "headless") -> Engine:
         clock = ReplayClock(market.start_time(), config.clock.speed)
     else:
         clock = SimClock(market.start_time(), config.clock.speed)
-    broker = PaperBroker(ledger_path(config), config.broker.paper)
+    # The market from the start: recovery may resend an unsent order before the first tick.
+    broker = PaperBroker(ledger_path(config), config.broker.paper, market=market)
     engine = Engine(config, market=market, broker=broker, journal=journal, clock=clock, mode=mode)
     broker.set_listener(engine)
     agents = config.agents

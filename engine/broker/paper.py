@@ -4,8 +4,11 @@ An order starts at the combo's mid and, every ``walk_interval_s`` of engine time
 ``walk_step`` fraction of the way toward the natural price (never past its limit). It
 fills once it is ``fill_threshold`` of the way across, the point where a market maker
 would take the other side, for as many units as the quoted sizes show; the rest keeps
-working. The fault switches (disconnect, withheld acks, lost submits, a regressing
-next order id, a missing positions report) exist for the engine's fault tests.
+working. Like a real broker it refuses, with a code and a reason, what it cannot trade
+whoever sent it: a bad quantity, an expired or unknown contract, no fresh quote. It does
+not know the desk's kill switch; the engine checks that before it sends, again at a
+restart. The fault switches (disconnect, withheld acks, lost submits, a regressing next
+order id, a missing positions report) exist for the engine's fault tests.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from engine.broker.base import (
     Execution,
     OrderStatus,
 )
+from engine.broker.checks import refusal
 from engine.broker.config import PaperBrokerConfig
 from engine.broker.ledger import Ledger
 from engine.clock import NS_PER_SECOND
@@ -46,8 +50,15 @@ class _Working:
 class PaperBroker:
     name = "paper"
 
-    def __init__(self, ledger_path: str | Path, config: PaperBrokerConfig | None = None) -> None:
+    def __init__(
+        self,
+        ledger_path: str | Path,
+        config: PaperBrokerConfig | None = None,
+        *,
+        market: MarketSource | None = None,
+    ) -> None:
         self.config = config or PaperBrokerConfig()
+        self._market = market
         self.ledger = Ledger(ledger_path)
         self._listener: BrokerListener | None = None
         self._connected = True
@@ -128,7 +139,7 @@ class PaperBroker:
                 f"order id {order.order_id} was already used",
             )
             return
-        problem = self._check(order)
+        problem = refusal(order, self._market, self.config)
         state = "rejected" if problem else "new"
         self.ledger.add_order(order, state, *(problem or ("", "")))
         if problem:
@@ -143,17 +154,6 @@ class PaperBroker:
             acked=False,
             ack_due=max(order.ts + delay, self._withhold_until),
         )
-
-    def _check(self, order: BrokerOrder) -> tuple[str, str] | None:
-        if order.quantity <= 0:
-            return "QUANTITY_BELOW_MINIMUM", f"quantity {order.quantity} must be at least 1"
-        if order.quantity > self.config.max_quantity:
-            return "QUANTITY_EXCEEDS_MAXIMUM", (
-                f"quantity {order.quantity} exceeds the maximum {self.config.max_quantity}"
-            )
-        if not order.legs:
-            return "INVALID_ORDER", "an order needs at least one leg"
-        return None
 
     def cancel(self, order_id: int) -> None:
         work = self._working.pop(order_id, None)
@@ -191,6 +191,7 @@ class PaperBroker:
 
     def on_tick(self, now_ns: int, market: MarketSource) -> None:
         self._now = now_ns
+        self._market = market
         for work in list(self._working.values()):
             if not work.acked and now_ns >= max(work.ack_due, self._withhold_until):
                 work.acked = True
