@@ -20,7 +20,7 @@ import pytest
 from desk.screens.close import CloseDialog
 from desk.screens.help import HelpScreen
 from tests import tmux
-from tests.desk.conftest import screen_text, step, wait_attached
+from tests.desk.conftest import engine_of, screen_text, step, wait_attached
 from tests.tmux import Tmux, desk_command, desk_env
 from widgets.positions_grid import PositionsGrid
 
@@ -56,7 +56,12 @@ async def _until(pilot, condition, timeout: float = 5.0) -> None:
 
 # --- row 34 -------------------------------------------------------------------------------
 
+# The Pilot tests run on both feeds: a remote desk squeezed while Redis delivers must
+# behave like the embedded one.
+both_feeds = pytest.mark.parametrize("feed_kind", ["embedded", "remote"], indirect=True)
 
+
+@both_feeds
 @pytest.mark.timeout(60)
 async def test_60x20_shows_the_book_and_shrinking_to_1x1_mid_update_never_crashes(app_factory):
     app = app_factory()
@@ -94,7 +99,7 @@ async def test_60x20_shows_the_book_and_shrinking_to_1x1_mid_update_never_crashe
             await pilot.pause()
         await pilot.press("escape")
         await _until(pilot, lambda: not isinstance(app.screen, CloseDialog))
-        assert app.feed.engine.journal.count("command") == 0
+        assert engine_of(app).journal.count("command") == 0
 
         # The notice says q quits, and it does.
         await pilot.resize_terminal(40, 10)
@@ -103,6 +108,7 @@ async def test_60x20_shows_the_book_and_shrinking_to_1x1_mid_update_never_crashe
         await _until(pilot, lambda: not app.is_running)
 
 
+@both_feeds
 @pytest.mark.timeout(60)
 async def test_a_resize_while_a_dialog_is_open_lays_out_the_desk_underneath(app_factory):
     app = app_factory()
