@@ -125,6 +125,7 @@ class Engine:
         self._last_pnl_ns = 0
         self._peak_equity: float | None = None
         self._published_positions: set[str] = set()
+        self._published_agents: tuple[AgentStatus, ...] = ()
         self.limit_watch = LimitWatch()
         self.stopped = False
         from engine.commands import CommandHandler  # the handler needs the whole engine
@@ -419,8 +420,7 @@ class Engine:
             self.pnl.append(point)
             self.bus.publish(PnlRecorded(ts=now, point=point))
         self.publish_status()
-        if self.ticks % 4 == 0:
-            self.publish_agents()
+        self.publish_agents(only_if_changed=True)
 
     def position_views(self) -> list[PositionView]:
         if self.valuation is None:
@@ -481,8 +481,16 @@ class Engine:
     def agent_statuses(self) -> tuple[AgentStatus, ...]:
         return tuple(agent.status(self) for agent in self.agents)
 
-    def publish_agents(self) -> None:
-        self.bus.publish(AgentsUpdated(ts=self.now(), agents=self.agent_statuses()))
+    def publish_agents(self, *, only_if_changed: bool = False) -> None:
+        """Publish every agent's status; on a tick, only when one of them changed (a run
+        finished, a state changed), so the desk's "last run" is never a tick counter late
+        and an idle engine publishes nothing: at most one event per tick."""
+        statuses = self.agent_statuses()
+        seen = tuple(msgspec.structs.replace(status, ts=0) for status in statuses)
+        if only_if_changed and seen == self._published_agents:
+            return
+        self._published_agents = seen
+        self.bus.publish(AgentsUpdated(ts=self.now(), agents=statuses))
 
     def snapshot(self) -> Snapshot:
         valuation = self.valuation or self.revalue()

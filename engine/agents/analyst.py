@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import msgspec
 import numpy as np
 
-from engine.agents.base import Agent
+from engine.agents.base import Agent, Numbering
 from engine.agents.orchestrator import SIGN, consensus
 from engine.agents.position_manager import auto_execute
 from engine.clock import NS_PER_SECOND
@@ -31,10 +31,16 @@ class StrategyAnalyst(Agent):
     def __init__(self, config: AnalystConfig, name: str = "strategist") -> None:
         super().__init__(name, config.interval_s, enabled=config.enabled)
         self.config = config
-        self._count = 0
+        self._ids = Numbering()
+        self._restored = False
 
     def cycle(self, engine: Engine) -> bool:
         now = engine.now()
+        if not self._restored:
+            # Number on from the journal's proposals: a reused id would replace one.
+            self._restored = True
+            for proposal_id in engine.proposals:
+                self._ids.see(proposal_id)
         ttl = int(self.config.proposal_ttl_s * NS_PER_SECOND)
         for proposal in list(engine.proposals.values()):
             if proposal.status == "pending" and now - proposal.ts > ttl:
@@ -103,10 +109,9 @@ class StrategyAnalyst(Agent):
         max_profit = credit * multiplier
         max_loss = (width - credit) * multiplier
         pop = 1.0 - abs(short.delta or 0.0)
-        self._count += 1
         name = "bull put spread" if short.instrument.right == "P" else "bear call spread"
         return Proposal(
-            proposal_id=f"PR-{engine.clock.today():%y%m%d}-{self._count:04d}",
+            proposal_id=self._ids.next(f"PR-{engine.clock.today():%y%m%d}"),
             ts=engine.now(),
             signal_ids=(signal.signal_id,),
             symbol=signal.symbol,

@@ -13,6 +13,24 @@ if TYPE_CHECKING:
     from engine.engine import Engine
 
 
+class Numbering:
+    """Ids of the form ``PREFIX-0001``, numbered on from the highest one already used
+    under each prefix, so ids stay unique across a restart that rebuilt what was used."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, int] = {}
+
+    def see(self, record_id: str) -> None:
+        prefix, _, number = record_id.rpartition("-")
+        if prefix and number.isdigit():
+            self._last[prefix] = max(self._last.get(prefix, 0), int(number))
+
+    def next(self, prefix: str) -> str:
+        number = self._last.get(prefix, 0) + 1
+        self._last[prefix] = number
+        return f"{prefix}-{number:04d}"
+
+
 class Agent(ABC):
     kind: AgentKind = "scanner"
 

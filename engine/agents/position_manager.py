@@ -1,8 +1,13 @@
 """Provides the position manager: HOLD, CLOSE or ROLL for each position, with the reason.
 
 Recommendations only: nothing here sends an order. Rules, in order: close what expires
-within ``close_dte``; close at the profit target (a fraction of max profit); close at the
-stop (a multiple of the credit, or a fraction of the debit); roll inside ``roll_dte``.
+within ``close_dte``; close at the profit target; close at the stop (a multiple of the
+credit, or a fraction of the debit); roll inside ``roll_dte``.
+
+The profit target is a fraction of max profit. A position whose max profit is unlimited
+or unknown (a long call, long stock, a calendar) has no such thing, so for a debit the
+target is the same fraction of what was paid: ``profit_target = 0.5`` takes a long call
+off when it is up half its premium.
 """
 
 from __future__ import annotations
@@ -71,15 +76,18 @@ class PositionManager(Agent):
             share = pnl / view.max_profit
             if share >= cfg.profit_target:
                 return "CLOSE", f"profit target: {share:.0%} of max profit taken"
+        elif view.max_profit is None and cost > 0 and pnl >= cfg.profit_target * cost:
+            return "CLOSE", f"profit target: up {pnl / cost:.0%} on the {cost:,.0f} paid"
         if cost < 0 and -pnl >= cfg.credit_stop * -cost:
             return "CLOSE", f"stop: loss is {-pnl / -cost:.1f}x the credit"
         if cost > 0 and -pnl >= cfg.debit_stop * cost:
             return "CLOSE", f"stop: lost {-pnl / cost:.0%} of the debit"
         if dte is not None and dte <= cfg.roll_dte:
             return "ROLL", f"{dte} DTE: roll out to keep time on the trade"
-        if dte is None:
-            return "HOLD", "no options: no rule applies"
-        progress = (
-            f"{pnl / view.max_profit:.0%} of max profit" if view.max_profit else f"P&L {pnl:+,.0f}"
-        )
-        return "HOLD", f"{progress}, {dte} DTE"
+        if view.max_profit:
+            progress = f"{pnl / view.max_profit:.0%} of max profit"
+        elif cost > 0:
+            progress = f"{pnl / cost:+.0%} on the debit"
+        else:
+            progress = f"P&L {pnl:+,.0f}"
+        return "HOLD", f"{progress}, {'no expiry' if dte is None else f'{dte} DTE'}"

@@ -1,27 +1,38 @@
 """Provides the technical scanner: moving-average crosses, RSI extremes, volume breakouts.
 
-Signals are computed on daily bars whose last bar is today's, still forming; each kind of
-signal fires at most once per symbol per trading day so the feed does not repeat itself.
+Daily signals come from daily bars whose last bar is today's, still forming, and each kind
+fires at most once per symbol per trading day. Where the market has intraday bars (the
+sim) the same crosses and extremes are read on five-minute bars too, with the breakout of
+the opening range, so a desk sees the session unfold from the bell rather than waiting
+days for a daily cross. An intraday cross or extreme fires again for a symbol only after
+a cooldown or the other way; the opening range once each way a day. What has fired, and
+the ids used, are rebuilt from the journal's signals on the first cycle, so a restarted
+engine neither repeats itself nor reuses an id.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.agents.base import Agent
-from engine.agents.indicators import rsi, sma
-from engine.clock import EXCHANGE_TZ, to_datetime
+from engine.agents.base import Agent, Numbering
+from engine.agents.rules import Finding, daily_findings, intraday_findings, resample
+from engine.clock import EXCHANGE_TZ, NS_PER_SECOND, exchange_date, to_datetime
 from engine.config import ScannerConfig
-from engine.records import Direction, Signal
+from engine.market.intraday import IntradaySource
+from engine.records import Signal
 
 if TYPE_CHECKING:
-    import datetime as dt
-
     from engine.engine import Engine
 
 _SESSION_MINUTES = 390.0
+INTRADAY_MINUTES = 5
+INTRADAY_COOLDOWN_NS = 60 * 60 * NS_PER_SECOND
+"""An intraday kind repeats for a symbol, the same way, at most once an hour."""
+COOLDOWN_KINDS = frozenset(f"{k}_{INTRADAY_MINUTES}m" for k in ("ma_cross", "rsi"))
+INTRADAY_KINDS = COOLDOWN_KINDS | {f"orb_{INTRADAY_MINUTES}m"}
 
 
 class TechnicalScanner(Agent):
@@ -30,102 +41,81 @@ class TechnicalScanner(Agent):
     def __init__(self, config: ScannerConfig, name: str = "technical") -> None:
         super().__init__(name, config.interval_s, enabled=config.enabled)
         self.config = config
-        self._fired: dict[tuple[str, str], dt.date] = {}
-        self._count = 0
+        self._fired: dict[tuple[str, str, str], int] = {}
+        self._ids = Numbering()
+        self._restored = False
 
     def cycle(self, engine: Engine) -> bool:
         now = engine.now()
+        if not self._restored:
+            self.restore(engine.signals.values())
         if not engine.market.session_open(now):
             return False
-        today = engine.clock.today()
+        today = exchange_date(now)
+        fraction = session_fraction(now)
+        intraday = engine.market if isinstance(engine.market, IntradaySource) else None
         for symbol in engine.market.symbols:
-            for kind, direction, confidence, text, inputs in self._scan(engine, symbol, now):
-                if self._fired.get((symbol, kind)) == today:
+            findings = daily_findings(engine.market.daily_bars(symbol), self.config, fraction)
+            if intraday is not None:
+                bars = resample(intraday.intraday_bars(symbol), INTRADAY_MINUTES)
+                days = bars.date.astype("datetime64[D]")
+                todays = int(np.count_nonzero(days == np.datetime64(today)))
+                # Intraday rules speak only about today's bars, never about yesterday's.
+                if todays:
+                    findings += intraday_findings(bars, todays, self.config, INTRADAY_MINUTES)
+            for finding in findings:
+                if self.repeats(symbol, finding, now):
                     continue
-                self._fired[(symbol, kind)] = today
-                self._count += 1
-                self.emit(
-                    engine,
-                    Signal(
-                        signal_id=f"{self.name[:3].upper()}-{today:%y%m%d}-{self._count:04d}",
-                        ts=now,
-                        agent=self.name,
-                        symbol=symbol,
-                        kind=kind,
-                        direction=direction,
-                        # numpy scalars do not encode: the journal takes plain floats only.
-                        confidence=round(float(confidence), 3),
-                        description=text,
-                        inputs={k: float(v) for k, v in inputs.items()},
-                    ),
-                )
+                self.emit(engine, self._signal(symbol, finding, now))
         return True
 
-    def _scan(
-        self, engine: Engine, symbol: str, now: int
-    ) -> list[tuple[str, Direction, float, str, dict[str, float]]]:
-        cfg = self.config
-        bars = engine.market.daily_bars(symbol)
-        closes = bars.close
-        found: list[tuple[str, Direction, float, str, dict[str, float]]] = []
-        if len(bars) < max(cfg.ma_slow, cfg.breakout_lookback) + 2:
-            return found
-        fast = sma(closes, cfg.ma_fast)
-        slow = sma(closes, cfg.ma_slow)
-        diff_now, diff_before = fast[-1] - slow[-1], fast[-2] - slow[-2]
-        inputs = {
-            "close": float(closes[-1]),
-            f"sma{cfg.ma_fast}": float(fast[-1]),
-            f"sma{cfg.ma_slow}": float(slow[-1]),
-        }
-        if diff_now > 0 >= diff_before or diff_now < 0 <= diff_before:
-            up = diff_now > 0
-            gap = abs(diff_now) / slow[-1]
-            found.append(
-                (
-                    "ma_cross",
-                    "bullish" if up else "bearish",
-                    min(0.55 + gap * 20, 0.85),
-                    f"SMA{cfg.ma_fast} crossed {'above' if up else 'below'} SMA{cfg.ma_slow}",
-                    inputs,
-                )
-            )
-        value = rsi(closes, cfg.rsi_period)
-        if value is not None and (value <= cfg.rsi_low or value >= cfg.rsi_high):
-            low = value <= cfg.rsi_low
-            depth = (cfg.rsi_low - value) if low else (value - cfg.rsi_high)
-            found.append(
-                (
-                    "rsi_extreme",
-                    "bullish" if low else "bearish",
-                    min(0.5 + depth / 40, 0.8),
-                    f"RSI({cfg.rsi_period}) {value:.0f}: {'oversold' if low else 'overbought'}",
-                    {"rsi": value, "close": float(closes[-1])},
-                )
-            )
-        lookback = cfg.breakout_lookback
-        prior_high = float(np.max(bars.high[-lookback - 1 : -1]))
-        prior_low = float(np.min(bars.low[-lookback - 1 : -1]))
-        avg_volume = float(np.mean(bars.volume[-lookback - 1 : -1]))
-        projected = float(bars.volume[-1]) / max(self._session_fraction(now), 0.05)
-        ratio = projected / avg_volume if avg_volume > 0 else 0.0
-        if ratio >= cfg.breakout_volume and (closes[-1] > prior_high or closes[-1] < prior_low):
-            up = closes[-1] > prior_high
-            level = prior_high if up else prior_low
-            found.append(
-                (
-                    "breakout",
-                    "bullish" if up else "bearish",
-                    min(0.6 + (ratio - cfg.breakout_volume) / 5, 0.9),
-                    f"{'broke above' if up else 'broke below'} the {lookback}-day "
-                    f"{'high' if up else 'low'} {level:.2f} on {ratio:.1f}x volume",
-                    {"close": float(closes[-1]), "level": level, "volume_ratio": ratio},
-                )
-            )
-        return found
+    def repeats(self, symbol: str, finding: Finding, now: int) -> bool:
+        """Whether this finding was already signalled: today (daily kinds; the opening
+        range the same way), or within the cooldown the same way (intraday kinds)."""
+        last = self._fired.get(_key(symbol, finding.kind, finding.direction))
+        if last is None:
+            return False
+        if finding.kind in COOLDOWN_KINDS:
+            return now - last < INTRADAY_COOLDOWN_NS
+        return exchange_date(last) == exchange_date(now)
 
-    @staticmethod
-    def _session_fraction(now: int) -> float:
-        local = to_datetime(now).astimezone(EXCHANGE_TZ)
-        minutes = (local.hour - 9) * 60 + local.minute - 30
-        return min(max(minutes / _SESSION_MINUTES, 0.0), 1.0)
+    def restore(self, signals: Iterable[Signal]) -> None:
+        """Take what has fired, and the numbers used, from this agent's past signals."""
+        self._restored = True
+        for signal in signals:
+            if signal.agent != self.name:
+                continue
+            self._remember(signal)
+            self._ids.see(signal.signal_id)
+
+    def _remember(self, signal: Signal) -> None:
+        key = _key(signal.symbol, signal.kind, signal.direction)
+        self._fired[key] = max(self._fired.get(key, signal.ts), signal.ts)
+
+    def _signal(self, symbol: str, finding: Finding, now: int) -> Signal:
+        signal = Signal(
+            signal_id=self._ids.next(f"{self.name[:3].upper()}-{exchange_date(now):%y%m%d}"),
+            ts=now,
+            agent=self.name,
+            symbol=symbol,
+            kind=finding.kind,
+            direction=finding.direction,
+            # numpy scalars do not encode: the journal takes plain floats only.
+            confidence=round(float(finding.confidence), 3),
+            description=finding.description,
+            inputs={k: float(v) for k, v in finding.inputs.items()},
+        )
+        self._remember(signal)
+        return signal
+
+
+def _key(symbol: str, kind: str, direction: str) -> tuple[str, str, str]:
+    """Daily kinds fire once a day whichever way; intraday kinds once per direction."""
+    return symbol, kind, direction if kind in INTRADAY_KINDS else ""
+
+
+def session_fraction(now: int) -> float:
+    """How much of today's 09:30-16:00 session has passed, in [0, 1]."""
+    local = to_datetime(now).astimezone(EXCHANGE_TZ)
+    minutes = (local.hour - 9) * 60 + local.minute - 30
+    return min(max(minutes / _SESSION_MINUTES, 0.0), 1.0)

@@ -19,6 +19,7 @@ from engine.market import calendar, earnings
 from engine.market.base import Bars, FloatArray, MarketUpdate
 from engine.market.config import REGIME_NAMES, SimConfig
 from engine.market.history import Days, bridge_extremes, earnings_gaps, simulate_days
+from engine.market.intraday import WARMUP_SESSIONS, IntradayTape
 from engine.market.listing import Listing
 from engine.market.quoting import PricingContext
 from engine.market.regime import MarketState, RegimeModel, evolve, initial_state
@@ -138,6 +139,7 @@ class SimMarket(SimFeed):
         self._frozen: set[str] = set()
         self._injected: dict[str, tuple[float | None, float | None, float | None]] = {}
         self._volume.clear()
+        self._tape = IntradayTape(n, self._seed)
         self._status = np.zeros(n + 1, dtype=np.uint8)
         self._pub_ts = np.full(n + 1, self._start, dtype=np.int64)
         self._pub_spot = np.full(n + 1, np.nan)
@@ -186,13 +188,16 @@ class SimMarket(SimFeed):
         before = self._spot
         self._spot = before * np.exp(move)
         bar = self._bar
-        bar[1, :n] = np.maximum(bar[1, :n], before * np.exp(top))
-        bar[2, :n] = np.minimum(bar[2, :n], before * np.exp(bottom))
+        high, low = before * np.exp(top), before * np.exp(bottom)
+        bar[1, :n] = np.maximum(bar[1, :n], high)
+        bar[2, :n] = np.minimum(bar[2, :n], low)
         bar[3, :n] = self._spot
         activity = self._state.x / self._normal_x
-        bar[4, :n] += np.round(
+        volume = np.round(
             self._avg_volume * fraction * activity * self._rng.lognormal(0.0, 0.25, n)
         )
+        bar[4, :n] += volume
+        self._tape.record(self._day, end, before, high, low, self._spot, volume)
         decay = math.exp(-math.log(2.0) * days / _INDEX_NOISE_HALFLIFE)
         shock = cfg.vix_noise * math.sqrt(1.0 - decay * decay) * float(self._rng.standard_normal())
         self._index_noise = self._index_noise * decay + shock
@@ -286,6 +291,8 @@ class SimMarket(SimFeed):
                 elapsed = 0
             self._open_session(target)
             new_session = target
+        if new_session is not None:
+            self._tape.open_print(self._day, self._spot)
         elapsed += self._advance(self._t, now_ns)
         crossed_close = new_session is not None or now_ns >= calendar.close_ns(self._day)
         self._t = max(self._t, now_ns)
@@ -362,6 +369,24 @@ class SimMarket(SimFeed):
     def _bars(self, sym: int) -> Bars:
         return self.daily_bars(self.symbols[sym])
 
+    def intraday_bars(self, symbol: str) -> Bars:
+        """Minute bars: the last completed sessions, then today's (see market.intraday)."""
+        sym = self._index.get(symbol)
+        if sym is None:
+            return Bars.empty()
+        return self._tape.bars(sym, self._day, self._started, self._completed_days())
+
+    def _completed_days(self) -> list[tuple[dt.date, FloatArray]]:
+        """The last sessions before today, each as [field (o, h, l, c, v), symbol]."""
+        n = self._n
+        days = [(d, bar[:, :n]) for d, bar in zip(self._post_dates, self._post, strict=True)]
+        missing = WARMUP_SESSIONS - len(days)
+        if missing > 0 and self._hist.shape[1]:
+            dates = self._hist_dates[-missing:]
+            hist = self._hist[:, -len(dates) :, :n]
+            days = [(d.astype(dt.date), hist[:, i]) for i, d in enumerate(dates)] + days
+        return days[-WARMUP_SESSIONS:]
+
     def daily_bars(self, symbol: str) -> Bars:
         col = self._columns.get(symbol)
         if col is None:
@@ -403,6 +428,10 @@ class SimMarket(SimFeed):
     def restore(self, data: bytes) -> None:
         saved = msgspec.msgpack.decode(data, type=SimCheckpoint)
         restore_sim(self, saved)
+        # Minute bars are not in the checkpoint: today's so far are drawn from its bar.
+        self._tape = IntradayTape(self._n, self._seed)
+        if self._started:
+            self._tape.draw_until(self._day, self._t, self._bar[:, : self._n])
         self._ctx = None
         self._clear_caches()
         self._post_cache = None
