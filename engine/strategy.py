@@ -20,12 +20,19 @@ class Shape(NamedTuple):
 
 
 def recognise(holdings: Sequence[Holding]) -> Shape:
-    """Name the structure a trader would call these legs, and its directional bias."""
+    """Name the structure a trader would call these legs, and its directional bias.
+
+    A name promises a risk profile, so it is given only when the legs deliver it: legs on
+    more than one underlying are never a spread, and stock "covers" calls or "protects"
+    with puts only for as many contracts as it has shares for.
+    """
     legs = [h for h in holdings if h.quantity != 0]
     options = [h for h in legs if isinstance(h.instrument, Option)]
     stocks = [h for h in legs if isinstance(h.instrument, Stock)]
     if not legs:
         return Shape("flat", "neutral")
+    if len({h.instrument.underlying for h in legs}) > 1:
+        return Shape(f"custom ({len(legs)} legs)", "neutral")
     if stocks and not options and len(stocks) == 1:
         return (
             Shape("long stock", "bullish")
@@ -33,7 +40,7 @@ def recognise(holdings: Sequence[Holding]) -> Shape:
             else Shape("short stock", "bearish")
         )
     if len(stocks) == 1 and stocks[0].quantity > 0:
-        return _with_stock(options)
+        return _with_stock(stocks[0].quantity, options)
     if stocks:
         return Shape(f"custom ({len(legs)} legs)", "neutral")
     return _options_only(options)
@@ -44,16 +51,35 @@ def _opt(h: Holding) -> Option:
     return h.instrument
 
 
-def _with_stock(options: list[Holding]) -> Shape:
+def _shares_for(h: Holding) -> int:
+    """Shares that cover (or are protected by) this option leg."""
+    return abs(h.quantity) * _opt(h).multiplier
+
+
+def _with_stock(shares: int, options: list[Holding]) -> Shape:
+    legs = len(options) + 1
     calls = [h for h in options if _opt(h).right == "C"]
     puts = [h for h in options if _opt(h).right == "P"]
     if len(options) == 1 and calls and calls[0].quantity < 0:
-        return Shape("covered call", "bullish")
+        call = calls[0]
+        if shares >= _shares_for(call):
+            return Shape("covered call", "bullish")
+        if shares >= _opt(call).multiplier:
+            # Some contracts are covered and the rest are naked: the classic ratio write.
+            return Shape("ratio call write", "neutral")
+        return Shape("uncovered call", "bearish")
     if len(options) == 1 and puts and puts[0].quantity > 0:
-        return Shape("protective put", "bullish")
-    if len(calls) == 1 and len(puts) == 1 and calls[0].quantity < 0 < puts[0].quantity:
+        protected = _shares_for(puts[0])
+        if protected == shares:
+            return Shape("protective put", "bullish")
+        if protected < shares:
+            return Shape("partial protective put", "bullish")
+        # More puts than shares: a net long put position with some stock, not a hedge.
+        return Shape(f"custom ({legs} legs)", "neutral")
+    collar = len(calls) == 1 and len(puts) == 1 and calls[0].quantity < 0 < puts[0].quantity
+    if collar and shares >= _shares_for(calls[0]) and shares == _shares_for(puts[0]):
         return Shape("collar", "bullish")
-    return Shape(f"custom ({len(options) + 1} legs)", "neutral")
+    return Shape(f"custom ({legs} legs)", "neutral")
 
 
 def _options_only(options: list[Holding]) -> Shape:
@@ -142,25 +168,37 @@ def payoff_extremes(
 
     Payoff is piecewise linear in the underlying with kinks at the strikes, so the extremes
     sit at a kink, at zero, or run off to infinity along the last slope (``None`` means
-    unlimited). Structures with several expiries are not piecewise linear at the first
-    expiry; there the loss is bounded by what was paid and the profit is left unknown.
+    unlimited). Legs on different underlyings move independently, so the extremes of the
+    whole are the sums of each underlying's extremes. Structures with several expiries are
+    not piecewise linear at the first expiry; there the loss is bounded by what was paid
+    and the profit is left unknown.
     """
     options = [h for h in holdings if isinstance(h.instrument, Option) and h.quantity]
     if len({_opt(h).expiry for h in options}) > 1:
         return None, (net_cost if net_cost > 0 else None)
-    strikes = sorted({_opt(h).strike for h in options})
-    points = [0.0, *strikes]
-    top = (strikes[-1] if strikes else 1.0) * 2.0 + 1.0
-    values = [_payoff(holdings, s) - net_cost for s in [*points, top]]
-    slope_up = _payoff(holdings, top + 1.0) - _payoff(holdings, top)
-    max_profit: float | None = max(values)
-    worst = min(values)
-    if slope_up > 1e-9:
-        max_profit = None
-    max_loss: float | None = max(-worst, 0.0)
-    if slope_up < -1e-9:
-        max_loss = None
+    groups: dict[str, list[Holding]] = {}
+    for h in holdings:
+        groups.setdefault(h.instrument.underlying, []).append(h)
+    best: float | None = 0.0
+    worst: float | None = 0.0
+    for group in groups.values() or [[]]:
+        high, low = _payoff_range(group)
+        best = None if best is None or high is None else best + high
+        worst = None if worst is None or low is None else worst + low
+    max_profit = None if best is None else best - net_cost
+    max_loss = None if worst is None else max(net_cost - worst, 0.0)
     return max_profit, max_loss
+
+
+def _payoff_range(holdings: Sequence[Holding]) -> tuple[float | None, float | None]:
+    """Highest and lowest payoff at expiry over the underlying's price; None if unbounded."""
+    strikes = sorted({h.instrument.strike for h in holdings if isinstance(h.instrument, Option)})
+    top = (strikes[-1] if strikes else 1.0) * 2.0 + 1.0
+    values = [_payoff(holdings, s) for s in [0.0, *strikes, top]]
+    slope_up = _payoff(holdings, top + 1.0) - _payoff(holdings, top)
+    high: float | None = None if slope_up > 1e-9 else max(values)
+    low: float | None = None if slope_up < -1e-9 else min(values)
+    return high, low
 
 
 def _payoff(holdings: Sequence[Holding], spot: float) -> float:
