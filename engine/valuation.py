@@ -4,6 +4,9 @@ The leg table is rebuilt only when fills change the book; each tick asks the mar
 every option leg's marks in one call and aggregates with ``np.bincount``. A leg whose
 quote is stale keeps its value and is flagged; a leg with no valid quote is valued at its
 last good mark if it had one, its Greeks are left out of every total, and it is counted.
+A leg that has never had a mark has no value: its position shows none (``market_value``
+None, marks ``invalid``) and the totals carry it at cost, so they invent neither a gain
+nor a loss for it, and count it in ``unpriced_legs``.
 """
 
 from __future__ import annotations
@@ -54,6 +57,9 @@ class Valuation:
     position_values: dict[str, float]
     spots: dict[str, float]
     excluded_legs: int
+    """Legs left out of the Greek totals: no valid quote this tick."""
+    unpriced_legs: int
+    """Legs with no mark at all, carried at cost in the value totals."""
 
 
 class Valuer:
@@ -147,8 +153,10 @@ class Valuer:
                 mark[row] = last
         valued = np.isfinite(mark)
         scale = table.quantity * table.multiplier
-        value = np.where(valued, scale * np.nan_to_num(mark), 0.0)
         cost = scale * table.avg_price
+        value = np.where(valued, scale * np.nan_to_num(mark), 0.0)
+        # Zero is not a price: totals carry a never-marked leg at what was paid for it.
+        carried = np.where(valued, value, cost)
         greek_ok = usable & np.isfinite(spot)
         contrib = {
             name: np.where(greek_ok, scale * np.nan_to_num(arr), 0.0) for name, arr in greek.items()
@@ -164,7 +172,7 @@ class Valuer:
                 return np.zeros(m)
             return np.bincount(owner, weights=values, minlength=m).astype(np.float64)
 
-        pos_value = per_position(value)
+        pos_value = per_position(carried)
         pos_cost = per_position(cost)
         pos_unvalued = per_position((~valued).astype(np.float64))
         pos_excluded = per_position((~greek_ok).astype(np.float64))
@@ -218,18 +226,19 @@ class Valuer:
                 recommendation=recommendations.get(position.position_id),
                 now_ns=now_ns,
             )
+        excluded = int((~greek_ok).sum())
         summary = _summary(
             book,
             views,
             spots,
-            float(value.sum()),
+            float(carried.sum()),
             now_ns,
             session_open_equity,
             week_open_equity,
             year_open_equity,
-            int((~greek_ok).sum()),
+            excluded,
         )
-        return Valuation(views, summary, values, spots, int((~greek_ok).sum()))
+        return Valuation(views, summary, values, spots, excluded, int((~valued).sum()))
 
 
 def _view(
