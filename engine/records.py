@@ -233,6 +233,8 @@ class PortfolioSummary(Record, frozen=True, kw_only=True):
     by_underlying: tuple[UnderlyingGreeks, ...]
     excluded_legs: int
     ts: int
+    unpriced_legs: int = 0
+    """Legs that never had a mark: carried at cost in cash and equity, never at zero."""
 
 
 class PnlPoint(Record, frozen=True, kw_only=True):

@@ -227,6 +227,7 @@ class Valuer:
                 now_ns=now_ns,
             )
         excluded = int((~greek_ok).sum())
+        unpriced = int((~valued).sum())
         summary = _summary(
             book,
             views,
@@ -237,8 +238,9 @@ class Valuer:
             week_open_equity,
             year_open_equity,
             excluded,
+            unpriced,
         )
-        return Valuation(views, summary, values, spots, excluded, int((~valued).sum()))
+        return Valuation(views, summary, values, spots, excluded, unpriced)
 
 
 def _view(
@@ -324,6 +326,7 @@ def _summary(
     week_open: float,
     year_open: float,
     excluded: int,
+    unpriced: int,
 ) -> PortfolioSummary:
     equity = book.cash + market_value
     open_views = [v for v in views.values() if v.status == "open"]
@@ -358,6 +361,7 @@ def _summary(
         greeks=total,
         by_underlying=by_underlying,
         excluded_legs=excluded,
+        unpriced_legs=unpriced,
         ts=now_ns,
     )
 

@@ -178,6 +178,7 @@ def test_a_leg_never_marked_shows_no_price_and_the_totals_carry_it_at_cost(engin
     assert view.day_pnl is None and view.pnl_pct is None
     assert view.legs[0].mark is None and view.legs[0].market_value is None
     assert after.unpriced_legs == before.unpriced_legs + 1 == 1
+    assert after.summary.unpriced_legs == 1  # what the desk is told, to say so
     assert after.summary.excluded_legs == before.summary.excluded_legs + 1
     # The 600 paid left the cash and is carried at cost: equity neither drops nor jumps.
     assert after.summary.cash == pytest.approx(before.summary.cash - 600.0)
