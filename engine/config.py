@@ -95,7 +95,8 @@ class PositionManagerConfig(Section, frozen=True, kw_only=True):
     enabled: bool = True
     interval_s: Positive = 60.0
     profit_target: Fraction = 0.5
-    """Close at this fraction of the position's max profit."""
+    """Close at this fraction of the position's max profit; with unlimited max profit (a
+    long call, stock), when it is up this fraction of the debit paid."""
     credit_stop: Positive = 2.0
     """Close a credit position when the loss reaches this multiple of the credit."""
     debit_stop: Fraction = 0.5
