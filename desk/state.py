@@ -105,7 +105,8 @@ class DeskState:
         self.flow = deque(snapshot.flow, maxlen=200)
         self.pnl = deque(snapshot.pnl_history, maxlen=2_000)
         self.greeks_history.clear()
-        self._record_greeks(snapshot.portfolio)
+        for point in snapshot.pnl_history:
+            self._record_greeks(point)
         self.regime = snapshot.regime
         self.seq = snapshot.seq
         self.changed_positions.clear()
@@ -144,7 +145,6 @@ class DeskState:
                 return "positions"
             case PortfolioUpdated():
                 self.portfolio = event.portfolio
-                self._record_greeks(event.portfolio)
                 return "portfolio"
             case RiskUpdated():
                 self.risk = event.risk
@@ -180,6 +180,7 @@ class DeskState:
                 return "flow"
             case PnlRecorded():
                 self.pnl.append(event.point)
+                self._record_greeks(event.point)
                 return "pnl"
             case RegimeChanged():
                 self.regime = event.regime
@@ -189,14 +190,12 @@ class DeskState:
                 return "results"
         return ""
 
-    def _record_greeks(self, portfolio: PortfolioSummary | None) -> None:
-        if portfolio is None:
-            return
-        g = portfolio.greeks
-        # One point per engine minute: the sparkline shows the session, not the last tick.
-        if self.greeks_history and portfolio.ts - self.greeks_history[-1][0] < 60_000_000_000:
-            return
-        self.greeks_history.append((portfolio.ts, g.delta, g.gamma, g.theta, g.vega))
+    def _record_greeks(self, point: PnlPoint) -> None:
+        # From the engine's P&L history (a point per engine minute), not from what this
+        # desk happened to see: two desks, or one that attached again, draw one trend.
+        g = point.greeks
+        if g is not None:
+            self.greeks_history.append((point.ts, g.delta, g.gamma, g.theta, g.vega))
 
     def take_position_changes(self) -> tuple[list[PositionView], list[str]]:
         """The positions changed and removed since the last call, and forget them."""

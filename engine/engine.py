@@ -454,6 +454,7 @@ class Engine:
             pnl=summary.day_pnl,
             equity=summary.equity,
             drawdown=summary.equity - self._peak_equity,
+            greeks=summary.greeks,
         )
 
     def status(self) -> EngineStatus:

@@ -242,6 +242,9 @@ class PnlPoint(Record, frozen=True, kw_only=True):
     pnl: float
     equity: float
     drawdown: float
+    greeks: Greeks | None = None
+    """The book's Greeks at this point: the engine keeps their history, so every desk,
+    however late it attached, draws the same trend."""
 
 
 # --- orders and fills -------------------------------------------------------------------
