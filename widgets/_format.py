@@ -18,14 +18,22 @@ def _bad(value: float | None) -> bool:
     return value is None or not math.isfinite(value)
 
 
+def _signed(magnitude: str, value: float, sign: bool) -> str:
+    """``magnitude`` (the printed absolute value) with its sign, except that a value that
+    rounds to zero at the printed precision is plain "0": "-0" or "+0" would tell the
+    trader a direction that is not there."""
+    if not magnitude.strip("0.,%"):
+        return magnitude
+    if value < 0:
+        return f"-{magnitude}"
+    return f"+{magnitude}" if sign else magnitude
+
+
 def money(value: float | None, decimals: int = 0, *, sign: bool = False) -> str:
     if _bad(value):
         return DASH
     assert value is not None
-    text = f"{abs(value):,.{decimals}f}"
-    if value < 0 and text.strip("0.,"):
-        return f"-{text}"
-    return f"+{text}" if sign and text.strip("0.,") else text
+    return _signed(f"{abs(value):,.{decimals}f}", value, sign)
 
 
 def compact(value: float | None, *, sign: bool = False) -> str:
@@ -35,31 +43,32 @@ def compact(value: float | None, *, sign: bool = False) -> str:
     assert value is not None
     size = abs(value)
     # Thousands start at 10,000 (so 9,999 stays whole) but are still counted in 1,000s.
-    for limit, unit, suffix in ((1e9, 1e9, "B"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
-        if size >= limit:
-            text = f"{size / unit:.1f}{suffix}"
+    # Scaled values are rounded before the unit is chosen: 999,960 is 1.0M, not 1000.0k.
+    for unit, suffix, least in ((1e9, "B", 1.0), (1e6, "M", 1.0), (1e3, "k", 10.0)):
+        scaled = round(size / unit, 1)
+        if scaled >= least:
+            text = f"{scaled:.1f}{suffix}"
             break
     else:
         text = f"{size:,.0f}"
-    if value < 0 and text != "0":
-        return f"-{text}"
-    return f"+{text}" if sign and text != "0" else text
+    return _signed(text, value, sign)
 
 
 def pct(value: float | None, decimals: int = 1, *, sign: bool = True) -> str:
     if _bad(value):
         return DASH
     assert value is not None
-    text = f"{value * 100:+.{decimals}f}%" if sign else f"{value * 100:.{decimals}f}%"
-    return text.replace("+0.0%", "0.0%").replace("-0.0%", "0.0%")
+    percent = abs(value) * 100
+    if not math.isfinite(percent):
+        return DASH  # a ratio near the float limit overflows when scaled
+    return _signed(f"{percent:.{decimals}f}%", value, sign)
 
 
 def num(value: float | None, decimals: int = 2, *, sign: bool = False) -> str:
     if _bad(value):
         return DASH
     assert value is not None
-    text = f"{value:+,.{decimals}f}" if sign else f"{value:,.{decimals}f}"
-    return text.replace("-0.00", "0.00") if decimals == 2 else text
+    return _signed(f"{abs(value):,.{decimals}f}", value, sign)
 
 
 def price(value: float | None) -> str:

@@ -1,10 +1,15 @@
-"""Provides the regime pane: the detected market regime and its probabilities, if any."""
+"""Provides the regime pane: the detected market regime and its probabilities, if any.
+
+Laid out to the pane's width: the headline figures flow onto a second line rather than
+being cut, probability bars take the width the name and percentage leave, and the note
+when no model runs wraps.
+"""
 
 from __future__ import annotations
 
 from engine.records import RegimeState
 from widgets import _format as fmt
-from widgets._markup import text
+from widgets._markup import fit, flow, styled, text, wrap
 from widgets._pane import TextPane
 
 REGIME_STYLES = {
@@ -13,6 +18,8 @@ REGIME_STYLES = {
     "stressed": "$warning",
     "crisis": "b $critical",
 }
+NAME = 9
+NO_MODEL = "No regime model is running: the engine publishes none."
 
 
 class RegimePane(TextPane, can_focus=True):
@@ -20,21 +27,45 @@ class RegimePane(TextPane, can_focus=True):
     RegimePane { height: auto; min-height: 2; padding: 0 1; }
     """
 
+    _regime: RegimeState | None = None
+    _vix: float | None = None
+    _shown = False
+
     def show(self, regime: RegimeState | None, vix: float | None) -> None:
-        index = f"  VIX {fmt.price(vix)}" if vix is not None else ""
+        self._regime, self._vix, self._shown = regime, vix, True
+        self.repaint()
+
+    def compose_text(self) -> str | None:
+        if not self._shown:
+            return None
+        width = self.inner_width
+        regime = self._regime
+        vix = self._vix
+        index = [styled("VIX ") + styled(fmt.price(vix), "b")] if vix is not None else []
         if regime is None:
-            self.set_text(
-                f"[$text-muted]No regime model is running: the engine publishes none.[/]{index}"
-            )
-            return
-        style = REGIME_STYLES.get(regime.label, "")
-        lines = [
-            f"Regime [{style}]{text(regime.label.upper())}[/]  "
-            f"vol forecast {fmt.pct(regime.vol_forecast, 0, sign=False)}{index}"
+            note = styled(NO_MODEL, "$text-muted")
+            if note.width <= width:
+                return "\n".join(flow([*index, note], width))
+            return "\n".join(flow(index, width) + wrap(NO_MODEL, width, style="$text-muted"))
+        label = regime.label.upper()
+        headline = [
+            styled("Regime ") + styled(label, REGIME_STYLES.get(regime.label, "")),
+            styled("vol forecast ") + styled(fmt.pct(regime.vol_forecast, 0, sign=False)),
+            *index,
         ]
-        width = max(self.size.width - 22, 6)
+        lines = flow(headline, width)
+        cells = max(width - NAME - 1 - 5, 4)
+        bars = []
         for name, p in sorted(regime.probabilities.items(), key=lambda kv: -kv[1]):
-            filled = round(p * width)
-            lines.append(f"{text(name):<9} {'█' * filled}{'░' * (width - filled)} {p:>4.0%}")
-        lines.append(f"[$text-muted]{text(regime.model)} · {fmt.clock(regime.ts)}[/]")
-        self.set_text("\n".join(lines))
+            filled = round(max(0.0, min(p, 1.0)) * cells)
+            bars.append(
+                f"{text(fit(name, NAME))} {'█' * filled}{'░' * (cells - filled)} "
+                f"{fmt.pct(p, 0, sign=False):>4}"
+            )
+        model = wrap(f"{regime.model} · {fmt.clock(regime.ts)}", width, style="$text-muted")
+        room = self.room()
+        if room is not None and len(lines) + len(bars) + len(model) > room:
+            # Short of room the model's name goes first, then the least likely regimes.
+            model = []
+            bars = bars[: max(room - len(lines), 1)]
+        return "\n".join(lines + bars + model)
