@@ -1,61 +1,34 @@
 """Provides LineTable: a fast, keyboard-driven table drawn with Textual's line API.
 
-Rows are replaced wholesale with ``set_rows``; only rows whose cells changed lose their
-cached strip and only their lines are repainted, which is what lets a 1,000-row book
-with 100 changed cells repaint in about a millisecond (DataTable takes ~60 ms). Sorting,
-filtering, a cursor that follows its row's key, and expandable child rows (legs) are
-built in. Cells carry a tone, not a colour: the tone maps to a component class styled
-by the theme, so colours live in TCSS variables.
+Rows are replaced with ``set_rows`` or patched with ``update_rows``; either way the table
+then compares each line on screen with what it last drew there and repaints only the
+lines that differ. Rows off screen cost a dictionary entry: when their cells are made on
+first use (a ``Row`` subclass) they are not even formatted until they scroll into view.
+Sorting on any column (either way), filtering, a cursor that follows its row's key, and
+expandable child rows (legs) are built in. Cells carry a tone, not a colour: the tone maps
+to a component class styled by the theme, so colours live in TCSS variables.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from functools import partial
+from typing import Any, ClassVar
 
-from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-Align = Literal["left", "right", "center"]
+from widgets import _rows
+from widgets._rows import BLANK, DOWN, UP, Align, Cell, Column, Fitted, Row
+
+__all__ = ["DOWN", "UP", "Align", "Cell", "Column", "LineTable", "Row"]
 TONES = ("up", "down", "flat", "stale", "warning", "critical", "dim", "strong", "accent")
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    key: str
-    label: str
-    width: int
-    align: Align = "right"
-    drop: int = 0
-    """Columns with a higher ``drop`` are hidden first when the table is narrow."""
-    flex: bool = False
-    """Takes the width the other columns leave (at least ``width``)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Cell:
-    text: str
-    tone: str = ""
-
-
-@dataclass(slots=True)
-class Row:
-    key: str
-    cells: tuple[Cell, ...]
-    sort: tuple[Any, ...] = ()
-    search: str = ""
-    tone: str = ""
-    children: list[Row] = field(default_factory=list)
-    expandable: bool = False
-    """Has children to show, built only when expanded (they may be costly to make)."""
 
 
 class LineTable(ScrollView, can_focus=True):
@@ -120,15 +93,17 @@ class LineTable(ScrollView, can_focus=True):
         super().__init__(name=name, id=id, classes=classes)
         self.columns = list(columns)
         self.expandable = expandable
-        self._fitted: tuple[int, list[tuple[Column, int]]] | None = None
-        self._column_index = {c.key: i for i, c in enumerate(self.columns)}
-        self._styles: dict[tuple[str, str, bool], Style] = {}
         self.empty_text = empty
-        self._rows: list[Row] = []
+        self._fitted: tuple[int, Fitted, int] | None = None
+        self._by_tone: dict[tuple[str, bool], dict[str, Style]] = {}
+        self._keys: list[str] = []
         self._by_key: dict[str, Row] = {}
         self._visible: list[tuple[Row, int]] = []
         self._line_of: dict[str, int] = {}
-        self._cache: dict[tuple[str, bool, int], Strip] = {}
+        self._painted: dict[int, tuple[Any, ...]] = {}
+        """What each screen line shows as last drawn, to repaint only lines that differ."""
+        self._generation = 0
+        self._view = (0, 0, 0, 0, 0)
         self.expanded: set[str] = set()
         self.sort_column: str | None = None
         self.sort_reverse = False
@@ -138,92 +113,48 @@ class LineTable(ScrollView, can_focus=True):
     # --- data -----------------------------------------------------------------------------
 
     def set_rows(self, rows: Iterable[Row]) -> None:
-        """Replace the rows; repaint only the lines whose content changed."""
-        rows = list(rows)
-        before = [(r.key, d) for r, d in self._visible]
-        changed: set[str] = set()
-        by_key = {}
-        for row in rows:
-            by_key[row.key] = row
-            old = self._by_key.get(row.key)
-            if (
-                old is None
-                or old.cells != row.cells
-                or old.tone != row.tone
-                or _kids(old) != _kids(row)
-            ):
-                changed.add(row.key)
-                changed.update(child.key for child in row.children)
-        self._rows = rows
-        self._by_key = by_key
-        self._layout()
-        after = [(r.key, d) for r, d in self._visible]
-        if before != after:
-            self._cache.clear()
-            self.refresh()
-        else:
-            for y, (row, _) in enumerate(self._visible):
-                if row.key in changed:
-                    self._drop(row.key)
-                    self.refresh_line(y + 1)
-        self._settle_cursor()
+        """Replace the rows; repaint only the lines on screen whose content changed."""
+        self._by_key = {row.key: row for row in rows}
+        self._keys = list(self._by_key)
+        self._relayout()
 
     def update_rows(self, changed: Iterable[Row], removed: Iterable[str] = ()) -> None:
         """Patch some rows in place: the cost is in the rows that changed, not the table.
 
-        Rows not named keep their place and their cached lines. The table is laid out
-        again only when the order or the membership changes (a new or removed row, a sort
-        value or a filtered field that moved, legs appearing or going).
+        Rows keep their lines unless the order or the membership changes (a new or removed
+        row, a sort value or a filtered field that moved, legs appearing or going).
         """
-        gone = {key for key in removed if key in self._by_key}
-        relayout = bool(gone)
-        sort_index = self._sort_index()
-        dirty: list[Row] = []
+        by_key, line_of, visible = self._by_key, self._line_of, self._visible
+        gone = {key for key in removed if by_key.pop(key, None) is not None}
+        moved = bool(gone)
+        index = self._sort_index()
+        filtering, expanded = bool(self.filter_text), self.expanded
         for row in changed:
-            old = self._by_key.get(row.key)
-            self._by_key[row.key] = row
+            key = row.key
+            old = by_key.get(key)
+            by_key[key] = row
             if old is None:
-                self._rows.append(row)
-                relayout = True
+                self._keys.append(key)
+                moved = True
+            elif moved:
                 continue
-            if (
-                old.cells == row.cells
-                and old.tone == row.tone
-                and old.expandable == row.expandable
-                and _kids(old) == _kids(row)
+            elif (
+                (index is not None and _rows.sort_key(old, index) != _rows.sort_key(row, index))
+                or (filtering and old.search != row.search)
+                or (key in expanded and _rows.keys_of(old) != _rows.keys_of(row))
             ):
-                continue
-            dirty.append(row)
-            if (
-                (
-                    sort_index is not None
-                    and _sort_key(old, sort_index) != _sort_key(row, sort_index)
-                )
-                or (self.filter_text and old.search != row.search)
-                or len(old.children) != len(row.children)
-            ):
-                relayout = True
-        if gone:
-            self._rows = [r for r in self._rows if r.key not in gone]
-            for key in gone:
-                del self._by_key[key]
-        if dirty and not relayout:
-            # Same order: swap the new rows (and their legs) into their lines, and repaint
-            # only the lines on screen (``_rows`` order is resolved through ``_by_key``).
-            top = int(self.scroll_offset.y)
-            bottom = top + max(self.size.height - 1, 0)
-            for row in dirty:
-                for item in (row, *row.children):
-                    line = self._line_of.get(item.key)
-                    if line is not None:
-                        self._visible[line] = (item, self._visible[line][1])
-                        self._drop(item.key)
-                        if top <= line < bottom:
-                            self.refresh_line(line + 1)
-            return
-        if relayout:
-            self._rows = [self._by_key[r.key] for r in self._rows if r.key in self._by_key]
+                moved = True
+            elif (line := line_of.get(key)) is not None:  # else filtered out
+                visible[line] = (row, 0)
+                if key in expanded:
+                    for child in row.children:
+                        visible[line_of[child.key]] = (child, 1)
+        if moved:
+            if gone:
+                self._keys = [key for key in self._keys if key not in gone]
             self._relayout()
+        else:
+            self._repaint()
 
     def _sort_index(self) -> int | None:
         if self.sort_column is None:
@@ -231,13 +162,15 @@ class LineTable(ScrollView, can_focus=True):
         return next((i for i, c in enumerate(self.columns) if c.key == self.sort_column), None)
 
     def _layout(self) -> None:
-        rows = [self._by_key[r.key] for r in self._rows]
+        rows = [self._by_key[key] for key in self._keys]
         if self.filter_text:
             needle = self.filter_text.lower()
             rows = [r for r in rows if needle in r.search.lower()]
         index = self._sort_index()
         if index is not None:
-            rows = sorted(rows, key=lambda r: _sort_key(r, index), reverse=self.sort_reverse)
+            rows = _rows.sorted_rows(rows, index, self.sort_reverse)
+        elif self.sort_reverse:
+            rows.reverse()
         visible: list[tuple[Row, int]] = []
         for row in rows:
             visible.append((row, 0))
@@ -245,11 +178,14 @@ class LineTable(ScrollView, can_focus=True):
                 visible.extend((child, 1) for child in row.children)
         self._visible = visible
         self._line_of = {row.key: line for line, (row, _) in enumerate(visible)}
-        self.virtual_size = Size(self._total_width(), len(visible) + 1)
+        size = Size(self._total_width(self._room()), len(visible) + 1)
+        if size != self.virtual_size:
+            self.virtual_size = size  # only now: a new virtual size means a layout pass
 
-    def _drop(self, key: str) -> None:
-        for cursor in (True, False):
-            self._cache.pop((key, cursor, self.size.width), None)
+    def _relayout(self) -> None:
+        self._layout()
+        self._settle_cursor()
+        self._repaint()
 
     def row_at_cursor(self) -> Row | None:
         if 0 <= self.cursor < len(self._visible):
@@ -261,19 +197,17 @@ class LineTable(ScrollView, can_focus=True):
         return len(self._visible)
 
     def select_key(self, key: str) -> None:
-        for y, (row, _) in enumerate(self._visible):
-            if row.key == key:
-                self.cursor = y
-                return
+        line = self._line_of.get(key)
+        if line is not None:
+            self.cursor = line
 
     def _settle_cursor(self) -> None:
         """Keep the cursor on the same row key across re-sorts, filters and updates."""
-        if self.selected_key is not None:
-            for y, (row, _) in enumerate(self._visible):
-                if row.key == self.selected_key:
-                    if y != self.cursor:
-                        self.cursor = y
-                    return
+        line = None if self.selected_key is None else self._line_of.get(self.selected_key)
+        if line is not None:
+            if line != self.cursor:
+                self.cursor = line
+            return
         self.cursor = min(self.cursor, max(len(self._visible) - 1, 0))
         self._announce()
 
@@ -287,24 +221,37 @@ class LineTable(ScrollView, can_focus=True):
     # --- sort, filter, expand ---------------------------------------------------------------
 
     def sort_by(self, key: str | None, reverse: bool | None = None) -> None:
+        """Sort on column ``key`` (None: the order rows were given in). ``reverse`` None
+        flips the direction when the column is already the sort, else sorts ascending."""
         if reverse is None:
-            reverse = (
-                not self.sort_reverse
-                if key == self.sort_column
-                else key not in ("symbol", "strategy")
-            )
+            reverse = not self.sort_reverse if key == self.sort_column else False
         self.sort_column, self.sort_reverse = key, reverse
         self._relayout()
+
+    def reverse_sort(self) -> str:
+        """The same sort the other way round (worst P&L first, say); returns it in words."""
+        self.sort_by(self.sort_column, not self.sort_reverse)
+        return self.sort_description()
+
+    def sort_description(self) -> str:
+        """The sort in words: the column and which way round, and whether it is hidden."""
+        column = next((c for c in self.columns if c.key == self.sort_column), None)
+        if column is None:
+            return "book order, reversed" if self.sort_reverse else "book order"
+        hidden = " (column hidden at this width)" if self.sort_hidden() else ""
+        return f"sorted by {column.label} {DOWN if self.sort_reverse else UP}{hidden}"
+
+    def shown_keys(self) -> list[str]:
+        """The columns this width shows (the others are dropped, most droppable first)."""
+        return [c.key for c, _, _ in self._shown_columns(self._room())]
+
+    def sort_hidden(self) -> bool:
+        """The sort column is one this width hides (its arrow cannot show in the header)."""
+        return self.sort_column is not None and self.sort_column not in self.shown_keys()
 
     def set_filter(self, text: str) -> None:
         self.filter_text = text.strip()
         self._relayout()
-
-    def _relayout(self) -> None:
-        self._layout()
-        self._cache.clear()
-        self.refresh()
-        self._settle_cursor()
 
     def action_toggle(self) -> None:
         row = self.row_at_cursor()
@@ -323,12 +270,9 @@ class LineTable(ScrollView, can_focus=True):
         if self._visible:
             self.cursor = index % len(self._visible)
 
-    def watch_cursor(self, old: int, new: int) -> None:
-        for y in (old, new):
-            if 0 <= y < len(self._visible):
-                self._drop(self._visible[y][0].key)
-                self.refresh_line(y + 1)
+    def watch_cursor(self) -> None:
         self._scroll_to_cursor()
+        self._repaint()
         self._announce()
 
     def _scroll_to_cursor(self) -> None:
@@ -340,147 +284,149 @@ class LineTable(ScrollView, can_focus=True):
             self.scroll_to(y=self.cursor - body + 1, animate=False)
 
     def on_resize(self) -> None:
-        self._cache.clear()
-        self.virtual_size = Size(self._total_width(), len(self._visible) + 1)
+        self.virtual_size = Size(self._total_width(self._room()), len(self._visible) + 1)
+
+    def _room(self) -> int:
+        """The width the columns may take: the content less any vertical scrollbar."""
+        return max(self.size.width - self.scrollbar_gutter.width, 0)
 
     # --- drawing ---------------------------------------------------------------------------
 
-    def _shown_columns(self) -> list[tuple[Column, int]]:
-        """The columns that fit, each with its width: droppable ones go first, flex fills."""
-        width = self.size.width or sum(c.width + 1 for c in self.columns)
-        if self._fitted is not None and self._fitted[0] == width:
-            return self._fitted[1]
-        fitted = self._fit_columns(width)
-        self._fitted = (width, fitted)
-        return fitted
+    def _repaint(self) -> None:
+        """Mark dirty only the screen lines whose content differs from what was drawn.
 
-    def _fit_columns(self, width: int) -> list[tuple[Column, int]]:
-        shown = list(self.columns)
+        A line showing a new Row object for the same key with equal cells keeps its
+        strip: a republished but unchanged position costs a comparison, not a repaint.
+        """
+        width, height = self.size
+        top, cursor = int(self.scroll_offset.y), self.cursor
+        painted, line_key = self._painted, self._line_key
+        dirty = [] if painted.get(0) == self._header_key() else [0]
+        for y in range(1, height):
+            want = line_key(top + y - 1, cursor)
+            have = painted.get(y)
+            if have == want:
+                continue
+            if have and want and have[1:] == want[1:] and _rows.same_face(have[0], want[0]):
+                want[0].strip = have[0].strip
+                painted[y] = want
+                continue
+            dirty.append(y)
+        if dirty:
+            self.refresh(*_rows.line_regions(dirty, max(self.virtual_size.width, width)))
 
-        def need(columns: list[Column]) -> int:
-            return sum(self._width(c) + 1 for c in columns)
+    def _header_key(self) -> tuple[Any, ...]:
+        return ("header", self.sort_column, self.sort_reverse, self._generation)
 
-        while len(shown) > 1 and need(shown) > width:
-            worst = max(shown, key=lambda c: c.drop)
-            if worst.drop == 0:
-                break
-            shown.remove(worst)
-        spare = max(width - need(shown), 0)
-        return [(c, self._width(c) + (spare if c.flex else 0)) for c in shown]
+    def _line_key(self, index: int, cursor: int) -> tuple[Any, ...]:
+        """What line ``index`` of the body shows: equal keys draw equal lines."""
+        visible = self._visible
+        if index >= len(visible):
+            return ("empty",) if index == 0 else ()
+        row, depth = visible[index]
+        return (row, depth, index == cursor, self._marker(row, depth), self._generation)
 
-    def _width(self, column: Column) -> int:
-        # Expandable tables keep two cells in the first column for the ▸/▾ marker.
-        first = column is self.columns[0] and self.expandable
-        return column.width + (2 if first else 0)
+    def _marker(self, row: Row, depth: int) -> str:
+        if not self.expandable:
+            return ""
+        if depth:
+            return "└ "
+        if row.children or row.expandable:
+            return "▾ " if row.key in self.expanded else "▸ "
+        return "  "
 
-    def _total_width(self) -> int:
-        return sum(w + 1 for _, w in self._shown_columns())
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # One look-up of size and scroll per pass, not one per line (size is a query).
+        offset = self.scroll_offset
+        self._view = (self.size.width, self._room(), int(offset.y), int(offset.x), self.cursor)
+        return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
-        scroll_x = int(self.scroll_offset.x)
+        width, room, top, left, cursor = self._view
         if y == 0:
-            return self._header().crop_extend(
-                scroll_x, scroll_x + width, self._style("", "", False)
-            )
-        index = y - 1 + int(self.scroll_offset.y)
-        if not self._visible:
-            if index == 0:
-                style = self.get_component_rich_style("linetable--empty")
-                return Strip([Segment(f" {self.empty_text}", style)]).adjust_cell_length(
-                    width, self._style("", "", False)
-                )
-            return Strip.blank(width, self._style("", "", False))
-        if index >= len(self._visible):
-            return Strip.blank(width, self._style("", "", False))
-        row, depth = self._visible[index]
-        at_cursor = index == self.cursor
-        key = (row.key, at_cursor, width)
-        strip = self._cache.get(key)
-        if strip is None:
-            strip = self._draw(row, depth, at_cursor)
-            self._cache[key] = strip
-        return strip.crop_extend(scroll_x, scroll_x + width, self._style("", "", False))
+            self._painted[0] = self._header_key()
+            strip = self._header(width, room)
+        else:
+            key = self._painted[y] = self._line_key(top + y - 1, cursor)
+            if len(key) < 2:
+                strip = self._blank(width, bool(key))
+            else:
+                row, depth, at_cursor, marker, _ = key
+                stamp = (self._generation, width, room, depth, marker)
+                cached = row.strip
+                if at_cursor or cached is None or cached[0] != stamp:
+                    strip = self._draw(row, marker, at_cursor, width, room)
+                    if not at_cursor:
+                        row.strip = (stamp, strip)
+                else:
+                    strip = cached[1]
+        return strip.crop(left, left + width) if left else strip
 
-    def _header(self) -> Strip:
-        style = self.get_component_rich_style("linetable--header")
-        segments = []
-        for n, (column, width) in enumerate(self._shown_columns()):
-            label = column.label
-            if column.key == self.sort_column:
-                label = f"{label}{'▼' if self.sort_reverse else '▲'}"
-            if n == 0 and self.expandable:
-                label = "  " + label
-            segments.append(Segment(_fit(label, width, column.align) + " ", style))
-        return Strip(segments)
+    def _blank(self, width: int, message: bool) -> Strip:
+        base = self._tone_styles("", False)[""]
+        if not message:
+            return Strip.blank(width, base)
+        text = _rows.fit_text(f" {self.empty_text}", width, "left")
+        style = self.get_component_rich_style("linetable--empty")
+        return Strip([Segment(text, style)], width)
 
-    def _style(self, row_tone: str, cell_tone: str, at_cursor: bool) -> Style:
-        """The combined style of a cell, built once per tone mix (and again after a theme
-        change): adding Rich styles for every cell of every line is what made drawing slow."""
-        key = (row_tone, cell_tone, at_cursor)
-        style = self._styles.get(key)
-        if style is None:
-            style = self.rich_style
-            for tone in (row_tone, cell_tone):
-                if tone:
-                    style += self.get_component_rich_style(f"linetable--{tone}")
-            if at_cursor:
-                style += self.get_component_rich_style("linetable--cursor")
-            self._styles[key] = style
+    def _header(self, width: int, room: int) -> Strip:
+        arrow = DOWN if self.sort_reverse else UP
+        text = _rows.header_text(
+            self._shown_columns(room), self.sort_column, arrow, self.expandable
+        )
+        segments = [Segment(text, self.get_component_rich_style("linetable--header"))]
+        pad = self._tone_styles("", False)[""]
+        return _rows.make_strip(segments, self._total_width(room), width, pad)
+
+    def _style(self, row_tone: str, cell_tone: str, *, at_cursor: bool) -> Style:
+        """The combined style of a cell (cached by ``_tone_styles``): adding Rich styles
+        for every cell of every line is what made drawing slow."""
+        style = self.rich_style
+        for tone in (row_tone, cell_tone):
+            if tone:
+                style += self.get_component_rich_style(f"linetable--{tone}")
+        if at_cursor:
+            style += self.get_component_rich_style("linetable--cursor")
         return style
 
     def notify_style_update(self) -> None:
-        self._styles.clear()
-        self._cache.clear()
+        self._by_tone.clear()
+        self._generation += 1
         super().notify_style_update()
 
-    def _draw(self, row: Row, depth: int, at_cursor: bool) -> Strip:
-        index = self._column_index
-        segments = []
-        for n, (column, width) in enumerate(self._shown_columns()):
-            cell = row.cells[index[column.key]] if index[column.key] < len(row.cells) else _BLANK
-            text = cell.text
-            if n == 0 and self.expandable:
-                if depth:
-                    marker = "└ "
-                elif row.children or row.expandable:
-                    marker = "▾ " if row.key in self.expanded else "▸ "
-                else:
-                    marker = "  "
-                text = marker + _fit(text, width - 2, column.align)
-            style = self._style(row.tone, cell.tone, at_cursor)
-            segments.append(Segment(_fit(text, width, column.align) + " ", style))
-        return (
-            Strip(segments)
-            .adjust_cell_length(self.size.width, self._style("", "", at_cursor))
-            .simplify()
-        )
+    def _draw(self, row: Row, marker: str, at_cursor: bool, width: int, room: int) -> Strip:
+        """One body line, ``width`` cells of which the columns take ``room``; neighbouring
+        cells of one style share a segment."""
+        cells, tone = row.cells, row.tone
+        styles = self._tone_styles(tone, at_cursor)
+        if row.span:
+            cell = cells[0] if cells else BLANK
+            text = _rows.fit_text(marker + cell.text, room, "left")
+            return _rows.make_strip([Segment(text, styles[cell.tone])], room, width, styles[""])
+        segments = _rows.cell_segments(cells, self._shown_columns(room), styles, marker)
+        pad = self._tone_styles("", at_cursor)[""]
+        return _rows.make_strip(segments, self._total_width(room), width, pad)
 
+    def _tone_styles(self, row_tone: str, at_cursor: bool) -> dict[str, Style]:
+        """Cell tone → style for a row of ``row_tone``: one look-up per cell when drawing."""
+        key = (row_tone, at_cursor)
+        styles = self._by_tone.get(key)
+        if styles is None:
+            build = partial(self._style, row_tone, at_cursor=at_cursor)
+            styles = self._by_tone[key] = _rows.ToneStyles(build)
+        return styles
 
-_BLANK = Cell("")
+    def _shown_columns(self, width: int) -> Fitted:
+        """The columns that fit, each with its width and cell index."""
+        return self._fitting(width)[1]
 
+    def _fitting(self, width: int) -> tuple[int, Fitted, int]:
+        width = width or sum(c.width + 1 for c in self.columns) + 2  # before the first size
+        if self._fitted is None or self._fitted[0] != width:
+            shown = _rows.fit_columns(self.columns, width, 2 if self.expandable else 0)
+            self._fitted = (width, shown, sum(room + 1 for _, room, _ in shown))
+        return self._fitted
 
-def _kids(row: Row) -> list[tuple[Cell, ...]]:
-    return [child.cells for child in row.children]
-
-
-def _sort_key(row: Row, index: int) -> tuple[int, Any]:
-    value = row.sort[index] if index < len(row.sort) else row.cells[index].text
-    return (1, 0) if value is None else (0, value)
-
-
-def _fit(text: str, width: int, align: Align) -> str:
-    """Pad or cut ``text`` to exactly ``width`` terminal cells (wide glyphs counted)."""
-    size = cell_len(text)
-    if size > width:
-        return (
-            set_cell_size(text, max(width - 1, 0)) + "…"
-            if width > 1
-            else set_cell_size(text, width)
-        )
-    pad = width - size
-    if align == "right":
-        return " " * pad + text
-    if align == "center":
-        return " " * (pad // 2) + text + " " * (pad - pad // 2)
-    return text + " " * pad
+    def _total_width(self, width: int) -> int:
+        return self._fitting(width)[2]
