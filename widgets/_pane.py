@@ -42,7 +42,10 @@ class TextPane(Static):
             self.set_text(text)
 
     def on_resize(self) -> None:
-        self.repaint()
+        # After the refresh, not now: a resize comes during a layout pass, and a text of
+        # another height set inside it never got the layout it asked for (a pane stayed
+        # a line short of its text until the next update, for ever on a quiet engine).
+        self.call_after_refresh(self.repaint)
 
     @property
     def inner_width(self) -> int:
