@@ -75,6 +75,7 @@ async def test_the_chart_redraws_at_most_once_a_second(app_factory):
                 for n, v in enumerate(pnls)
             ]
 
+        await pilot.pause(THROTTLE_S)  # the draw just made must not throttle the next one
         chart.show(points(0.0, 1_111.0))
         await pilot.pause()
         assert "+1,111" in chart_lines(app)[0]
