@@ -67,4 +67,9 @@ class PortfolioSummaryPane(TextPane):
             third.append(
                 (0, styled(f"{p.excluded_legs} leg(s) without a valid price excluded", "$warning"))
             )
+        if p.unpriced_legs:
+            # Equity would otherwise look exact: say that part of it is cost, not a price.
+            second.append(
+                (0, styled(f"{p.unpriced_legs} leg(s) never priced: carried at cost", "$warning"))
+            )
         return "\n".join(fit_line(line, width) for line in (first, second, third))

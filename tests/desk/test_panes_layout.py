@@ -188,3 +188,26 @@ async def test_the_portfolio_summary_drops_minor_figures_rather_than_cutting_a_l
         assert "…" not in text, text
         day = fmt.money(app.state.portfolio.day_pnl, sign=True)
         assert f"Day {day}" in text and "Unrealized" in text and "Equity" in text, text
+
+
+async def test_the_portfolio_says_when_legs_are_carried_at_cost_not_priced(app_factory):
+    from engine.records import Leg, Option
+
+    app = app_factory()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_attached(app)
+        engine = engine_of(app)
+        expiry = engine.market.expiries("SPY")[-1]
+        unlisted = Option(underlying="SPY", expiry=expiry, strike=12_345.0, right="C")
+        engine.book_at_prices(
+            tag="test",
+            intent="open",
+            position_id=None,
+            legs=(Leg(instrument=unlisted, ratio=1),),
+            quantity=1,
+            prices={unlisted.key: 3.00},
+            source="demo",
+        )
+        await step(app, pilot)
+        text = str(app.query_one(PortfolioSummaryPane).render())
+        assert "1 leg(s) never priced: carried at cost" in text, text
