@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 OUTCOME_TTL_S = 86_400
 _BACKOFF_CAP_S = 2.0
-_MIN_FLUSH_GAP_S = 0.002
 # Refusals raised after the signature and the actor were checked: their command id is proven.
 SIGNED_REFUSALS = frozenset({"EXPIRED", "CLOCK_SKEW"})
 
@@ -97,7 +96,6 @@ class RedisBridge:
         self.epoch = 0
         self.counters = engine.counters
         self._wake = asyncio.Event()
-        self._last_flush = 0.0
         engine.bus.listeners.append(self._on_event)
         for trader in config.traders:
             if trader not in self.trader_keys:
@@ -246,14 +244,10 @@ class RedisBridge:
             self._wake.clear()
             if session.is_set():
                 return
-            # An event that comes alone goes at once (one round trip to the desks); under
-            # load, flushes are at least _MIN_FLUSH_GAP_S apart, so the batches grow and a
-            # flood costs a bounded number of round trips, not one per loop turn.
-            since = time.monotonic() - self._last_flush
-            if since < _MIN_FLUSH_GAP_S:
-                await asyncio.sleep(_MIN_FLUSH_GAP_S - since)
+            # No pause to gather a batch: events that arrive while a flush is on the wire
+            # make the next one, so batches grow with load and an idle engine's event
+            # reaches the desks in one round trip.
             await self.flush()
-            self._last_flush = time.monotonic()
 
     async def flush(self) -> None:
         if not self.pending:
