@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import logging
+import math
 from collections.abc import Iterable
 from functools import partial
 from typing import Any, ClassVar
@@ -19,17 +20,16 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widget import Widget
 from textual.widgets import Footer, Input, Static, Tab, Tabs
 
 from desk import actions
 from desk.config import DeskConfig
 from desk.feeds import Feed, FeedError, FeedFatal
-from desk.screens.confirm import ConfirmModal
-from desk.screens.help import HelpScreen
+from desk.screens.main import DeskScreen
 from desk.state import DeskState, SequenceGap
 from desk.trading import TradingKeys
-from themes import NAMES, STYLESHEET, THEMES
+from desk.view_keys import ViewKeys
+from themes import STYLESHEET, THEMES
 from widgets._table import LineTable
 from widgets.agent_status import AgentStatusPane
 from widgets.fills import RecentFills
@@ -63,12 +63,15 @@ PANES = (
     (9, "regime", "Regime", "right"),
 )
 TABS = (("middle", "Book"), ("left", "Agents"), ("right", "Risk"))
+# A clock further off the engine's than this is shown in the header.
+CLOCK_SKEW_SHOWN_S = 1.0
 
 
-class DeskApp(TradingKeys, App[None]):
+class DeskApp(TradingKeys, ViewKeys, App[None]):
     CSS_PATH = STYLESHEET
     TITLE = "desk"
     BINDINGS: ClassVar[list[BindingType]] = actions.bindings()  # type: ignore[assignment]
+    PANES = PANES
 
     def __init__(self, config: DeskConfig, feed: Feed, *, actor: str | None = None) -> None:
         super().__init__()
@@ -82,7 +85,14 @@ class DeskApp(TradingKeys, App[None]):
         self._flush_pending = False
         self._sent: set[str] = set()
         self._stale_shown = False
-        self._busy = False
+        self._in_flight: set[str] = set()
+        self._pressed: dict[str, float] = {}
+        self._last_hint: tuple[str, float] = ("", 0.0)
+        self._held: list[Any] | None = None
+        self._hold_timer: Any = None
+        self._hold = 0
+        self._skew_shown = ""
+        self._banner_text = ""
         self.compact = False
         self.layout_mode = "wide"
         self._keys_signature: object = None
@@ -114,16 +124,21 @@ class DeskApp(TradingKeys, App[None]):
         yield Static("", id="too-small")
         yield Footer()
 
+    def get_default_screen(self) -> DeskScreen:
+        return DeskScreen(id="_default")
+
     def get_system_commands(self, screen: Any) -> Iterable[SystemCommand]:
         """The palette lists every desk action from the registry, then Textual's own."""
         for action in actions.ACTIONS:
-            if action.id.startswith("jump-"):
+            if not action.palette:
                 continue
             name = action.action.split("(")[0]
             if self.check_action(name, ()) is not True:
                 continue  # nothing selected for it: the palette offers only what can run
             yield SystemCommand(action.label, action.help, partial(self.run_action, action.action))
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title != "Quit":  # ours asks first when orders are working
+                yield command
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         # Textual's own themes stay usable from the palette: give our variables a value.
@@ -138,7 +153,7 @@ class DeskApp(TradingKeys, App[None]):
         for number, pane_id, title, _ in PANES:
             self.query_one(f"#{pane_id}").border_title = f"{number} {title}"
         self.query_one("#summary").border_title = "Portfolio"
-        self.query_one(PositionsGrid).focus()
+        self._focus_book()
         self._layout_for(self.size.width, self.size.height)
         self.set_interval(1.0, self._watch_staleness)
         self.consume_feed()
@@ -157,7 +172,7 @@ class DeskApp(TradingKeys, App[None]):
         self.query_one("#columns").display = not small
         if not small and self.focused is None and not self._modal_open():
             # Hiding the panes (too small) dropped the focus: give the book its cursor back.
-            self.query_one(PositionsGrid).focus()
+            self._focus_book()
         if small:
             self.layout_mode = "small"
         elif height < COMPACT_HEIGHT or width < MEDIUM_WIDTH:
@@ -207,7 +222,7 @@ class DeskApp(TradingKeys, App[None]):
                 self._set_feed("LIVE")
                 backoff = 0.5
                 self._dirty.update(("all",))
-                self._flush()
+                self._repaint_panes()
                 self.attached.set()
                 async for event in self.feed.events():
                     topic = self.state.apply(event)
@@ -252,28 +267,71 @@ class DeskApp(TradingKeys, App[None]):
     def _set_feed(self, state: str, detail: str = "") -> None:
         self.feed_state = state
         self.feed_detail = detail
-        banner = self.query_one("#banner", Static)
+        self.screen_stack[0].set_class(state != "LIVE", "-feed-problem")
+        self._render_header()
+
+    def _show_banner(self) -> None:
+        """One line for what the trader must know now: a feed problem, else a clock far
+        enough off the engine's that commands will be refused."""
+        state, detail = self.feed_state, self.feed_detail
         if state in ("DOWN", "RECONNECTING"):
             since = "" if self.state.status is None else " — values shown are as of the last update"
-            banner.update(f"FEED {state}: {detail}{since}")
-            banner.display = True
+            text = f"FEED {state}: {detail}{since}"
         elif state == "STALE":
-            banner.update(
+            text = (
                 f"FEED STALE: nothing from the engine for "
                 f"{self.state.quiet_for('status'):.0f}s — values may be old"
             )
-            banner.display = True
         else:
-            banner.display = False
-        self.screen_stack[0].set_class(state != "LIVE", "-feed-problem")
-        self._render_header()
+            text = self._skew_warning()
+        if text != self._banner_text:  # called at every status event: repaint on change only
+            self._banner_text = text
+            banner = self.query_one("#banner", Static)
+            banner.update(text)
+            banner.display = bool(text)
+
+    def _clock_skew(self) -> float | None:
+        """This machine's clock minus the engine's, as a remote feed measures it at each
+        heartbeat it reads; None when it is within CLOCK_SKEW_SHOWN_S (or unknown).
+
+        The feed compares its clock with the heartbeat's stamp, which the engine rewrites
+        every third of heartbeat_ttl_s: a true clock reads up to that much ahead."""
+        skew = getattr(self.feed, "clock_skew_s", None)
+        if not isinstance(skew, int | float) or not math.isfinite(skew):
+            return None
+        beat_age = self.config.redis.heartbeat_ttl_s / 3
+        if -CLOCK_SKEW_SHOWN_S <= skew <= beat_age + CLOCK_SKEW_SHOWN_S:
+            return None
+        return float(skew)
+
+    def _skew_text(self) -> str:
+        skew = self._clock_skew()
+        return "" if skew is None else f"clock {skew:+.0f}s vs engine"
+
+    def _skew_warning(self) -> str:
+        skew = self._clock_skew()
+        redis = self.config.redis
+        if skew is None:
+            return ""
+        if skew > redis.clock_skew_s:
+            return (
+                f"CLOCK: this machine is {skew:.0f}s ahead of the engine; it refuses commands "
+                f"stamped over {redis.clock_skew_s:g}s ahead (CLOCK_SKEW): set this clock right"
+            )
+        if -skew > redis.command_ttl_s / 2:
+            return (
+                f"CLOCK: this machine is {-skew:.0f}s behind the engine; it refuses commands "
+                f"older than {redis.command_ttl_s:g}s (EXPIRED): set this clock right"
+            )
+        return ""
 
     def _schedule_flush(self) -> None:
         if not self._flush_pending:
             self._flush_pending = True
-            self.call_later(self._flush)
+            self.call_later(self._repaint_panes)
 
-    def _flush(self) -> None:
+    def _repaint_panes(self) -> None:
+        # Not _flush: App._flush(stderr=...) is Textual's, called for captured output.
         self._flush_pending = False
         if not self.is_running:
             return  # a flush scheduled just before quitting: the panes are already gone
@@ -325,6 +383,7 @@ class DeskApp(TradingKeys, App[None]):
             None if position is None else (position.position_id, position.status),
             self.selected_proposal() is not None,
             self.selected_agent(),
+            self.focused,
         )
         if signature != self._keys_signature:
             self._keys_signature = signature
@@ -335,12 +394,17 @@ class DeskApp(TradingKeys, App[None]):
         self._refresh_keys()
 
     def _render_header(self) -> None:
+        self._skew_shown = self._skew_text()
+        detail = " · ".join(part for part in (self.feed_detail, self._skew_shown) if part)
         self.query_one(DeskHeader).show(
-            self.state.status, feed=self.feed.kind, state=self.feed_state, detail=self.feed_detail
+            self.state.status, feed=self.feed.kind, state=self.feed_state, detail=detail
         )
+        self._show_banner()
 
     def _watch_staleness(self) -> None:
         """Once a second: a feed quiet past the limit is STALE, visibly and in words."""
+        if self._skew_text() != self._skew_shown:
+            self._render_header()  # the feed measured its clock again, at a heartbeat
         if self.feed_state not in ("LIVE", "STALE"):
             return
         quiet = self.state.quiet_for("status") > self.config.ui.stale_after_s
@@ -351,7 +415,7 @@ class DeskApp(TradingKeys, App[None]):
         if quiet != self._stale_shown:
             self._stale_shown = quiet
             self._dirty.update(("positions", "portfolio"))
-            self._flush()
+            self._repaint_panes()
 
     def _announce_results(self) -> None:
         """Results of commands sent from another terminal are news here; ours we showed."""
@@ -365,77 +429,6 @@ class DeskApp(TradingKeys, App[None]):
                 title="command from another desk",
                 severity="information" if result.accepted else "warning",
             )
-
-    def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.display = True
-        box.focus()
-
-    @on(Input.Changed, "#filter")
-    def _filter_changed(self, event: Input.Changed) -> None:
-        self.query_one(PositionsGrid).set_filter(event.value)
-
-    @on(Input.Submitted, "#filter")
-    def _filter_done(self) -> None:
-        self.query_one(PositionsGrid).focus()
-
-    def on_key(self, event: Any) -> None:
-        box = self.query_one("#filter", Input)
-        if event.key == "escape" and box.has_focus:
-            box.value = ""
-            box.display = False
-            self.query_one(PositionsGrid).focus()
-            event.stop()
-
-    def action_sort(self) -> None:
-        label = self.query_one(PositionsGrid).cycle_sort()
-        self.notify(f"positions sorted by {label}", timeout=2)
-
-    def action_jump(self, number: int) -> None:
-        for pane_number, pane_id, _, column in PANES:
-            if pane_number == number:
-                if self.compact and not (self.layout_mode == "medium" and column == "right"):
-                    self.query_one(Tabs).active = f"tab-{column}"
-                    self._show_column(column)
-                widget = self.query_one(f"#{pane_id}", Widget)
-                widget.focus()
-                return
-
-    def action_zoom(self) -> None:
-        if self.screen.maximized is not None:
-            self.screen.minimize()
-            return
-        focused = self.focused
-        if focused is not None:
-            self.screen.maximize(focused)
-
-    def action_next_theme(self) -> None:
-        index = NAMES.index(self.theme) if self.theme in NAMES else -1
-        self.theme = NAMES[(index + 1) % len(NAMES)]
-        self.notify(f"theme {self.theme}", timeout=2)
-
-    def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(dict(self.config.ui.keys)))
-
-    def action_quit_desk(self) -> None:
-        working = self.state.working_orders()
-        if not working:
-            self.exit()
-            return
-        where = (
-            "they stay with the broker and resume when the desk starts again"
-            if self.feed.kind == "embedded"
-            else "they keep working in the engine"
-        )
-        self.push_screen(
-            ConfirmModal(
-                "Quit with orders working?",
-                f"{len(working)} order(s) are working; {where}.",
-                confirm="Quit",
-            ),
-            lambda yes: self.exit() if yes else None,
-        )
 
     async def on_unmount(self) -> None:
         await self.feed.close()

@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Footer, Input, Static
 
 from engine.feed import Feed, FeedError
 from engine.records import ClosePosition, ClosePreview, CommandResult, Greeks, Option, PositionView
@@ -67,10 +67,14 @@ class CloseDialog(ModalScreen[CommandResult | None]):
             yield Static("", id="result")
             with Horizontal(id="buttons"):
                 yield Button("Cancel (esc)", id="cancel")
-                yield Button("Close position", id="confirm", variant="error", disabled=True)
+                yield Button("Close position (enter)", id="confirm", variant="error", disabled=True)
+        yield Footer()  # the dialog's own keys, not the desk's underneath
 
     def on_mount(self) -> None:
-        self.query_one("#quantity", Input).focus()
+        quantity = self.query_one_optional("#quantity", Input)
+        if quantity is None:
+            return  # the app quit as the dialog opened: it was never composed
+        quantity.focus()
         self.refresh_preview()
 
     def _inputs(self) -> tuple[int | None, float | None, str]:

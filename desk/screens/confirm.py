@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button, Footer, Static
 
 
 class ConfirmModal(ModalScreen[bool]):
@@ -43,6 +43,7 @@ class ConfirmModal(ModalScreen[bool]):
                     id="yes",
                     variant="error" if self.danger else "primary",
                 )
+        yield Footer()  # the dialog's own keys, not the desk's underneath
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()

@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 from engine.feed import Feed, FeedError
 from engine.records import CommandResult, PositionView, RollCandidate, RollPosition
@@ -69,6 +69,7 @@ class RollDialog(ModalScreen[CommandResult | None]):
             )
             yield LineTable(COLUMNS, empty="asking the engine for candidates…", id="candidates")
             yield Static("↑/↓ choose · Enter rolls · Esc cancels", id="result")
+        yield Footer()  # the dialog's own keys, not the desk's underneath
 
     def on_mount(self) -> None:
         self.query_one(LineTable).focus()

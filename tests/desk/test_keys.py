@@ -6,15 +6,20 @@ redis-server to the same engine, so the remote desk is shown to behave like the 
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 
 import pytest
+from textual import events
+from textual.widgets import Static
 
+from desk.actions import ACTIONS
 from desk.screens.close import CloseDialog
 from desk.screens.confirm import ConfirmModal
 from desk.screens.help import HelpScreen
 from desk.screens.roll import RollDialog
+from desk.trading import REPEAT_WINDOW_S
 from engine.records import ClosePosition
 from tests.desk.conftest import engine_of, step
 from widgets.agent_status import AgentStatusPane
@@ -31,6 +36,37 @@ async def until(pilot, condition, tries: int = 100) -> None:
             return
         await pilot.pause(0.02)
     assert condition(), "the app never got there"
+
+
+CHARACTERS = {"slash": "/", "question_mark": "?", "enter": "\r", "escape": "\x1b", "tab": "\t"}
+
+
+def hold_answers(app) -> asyncio.Event:
+    """Delay the engine's answers until the returned event is set: each command reaches
+    the real engine at once, but the desk hears back only later, as over a slow link."""
+    answer = asyncio.Event()
+    send = app.feed.send
+
+    async def slow_answer(command):
+        result = await send(command)
+        await answer.wait()
+        return result
+
+    app.feed.send = slow_answer
+    return answer
+
+
+def toasts(app) -> str:
+    """What the notifications on screen say, one line (a long toast wraps on screen)."""
+    return " ".join(" ".join(str(toast.render()) for toast in app.screen.query("Toast")).split())
+
+
+def post_keys(app, *keys: str) -> None:
+    """Queue keys the way a terminal delivers a batch (typed ahead, or over SSH): all at
+    once, none processed before the next arrives. ``pilot.press`` waits between keys."""
+    for key in keys:
+        char = CHARACTERS.get(key, key if len(key) == 1 else None)
+        app.post_message(events.Key(key, char))
 
 
 def selected(app):
@@ -74,8 +110,17 @@ async def test_a_doubled_enter_in_the_close_dialog_sends_one_command(app_factory
         await until(pilot, lambda: isinstance(app.screen, CloseDialog))
         await until(pilot, lambda: not app.screen.query_one("#confirm").disabled)
 
-        await pilot.press("enter", "enter", "enter")
-        await pilot.pause()
+        answer = hold_answers(app)
+        await pilot.press("enter")
+        await until(pilot, lambda: engine.journal.count("command") == 1)
+        # The close reached the engine; its answer is on the way: the repeats land now.
+        post_keys(app, "enter", "enter")
+        await pilot.pause(0.1)
+        answer.set()
+        await pilot.pause(0.1)
+        assert engine.journal.count("command") == 1
+        await until(pilot, lambda: not isinstance(app.screen, CloseDialog))
+        await step(app, pilot)
 
         closes = [
             o
@@ -111,11 +156,20 @@ async def test_roll_key_lists_candidates_and_enter_rolls_once(app_factory):
         await pilot.press("r")
         await until(pilot, lambda: isinstance(app.screen, RollDialog))
         await until(pilot, lambda: bool(app.screen.candidates))
-        await pilot.press("enter", "enter")
+        answer = hold_answers(app)
+        await pilot.press("enter")
+        await until(pilot, lambda: engine.journal.count("command") == 1)
+        post_keys(app, "enter", "enter")  # while the engine's answer is on the way
+        await pilot.pause(0.1)
+        answer.set()
+        await pilot.pause(0.1)
+        assert engine.journal.count("command") == 1
         await until(pilot, lambda: not isinstance(app.screen, RollDialog))
+        await step(app, pilot)
 
         rolls = [o for o in engine.orders.values() if o.intent == "roll"]
         assert len(rolls) == 1 and rolls[0].position_id == qqq.position_id
+        assert engine.journal.count("command") == 1
         for _ in range(40):
             if (
                 rolls[0].order_id in engine.orders
@@ -191,6 +245,7 @@ async def test_pause_key_pauses_then_resumes_the_selected_agent(app_factory):
         await until(pilot, lambda: "technical" in engine.paused)
         await step(app, pilot)
         assert app.state.agents["technical"].state == "PAUSED"
+        await pilot.pause(REPEAT_WINDOW_S)  # a deliberate second press, not a bounced key
         await pilot.press("p")
         await until(pilot, lambda: "technical" not in engine.paused)
 
@@ -262,10 +317,12 @@ async def test_help_key_shows_every_action_from_the_registry(app_factory):
         await app.attached.wait()
         await pilot.press("question_mark")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
-        text = str(app.screen.query_one("#help-body").render())
+        text = "\n".join(str(line.render()) for line in app.screen.query(Static))
 
-        for words in ("Close the selected position", "Pull the kill switch", "Focus pane 1 to 9"):
-            assert words in text
+        for action in ACTIONS:
+            if not action.id.startswith("jump-"):
+                assert action.help in text
+        assert "Focus pane 1 to 9" in text
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, HelpScreen))
 
