@@ -342,7 +342,8 @@ class DeskApp(TradingKeys, ViewKeys, App[None]):
         if every or topics & {"status"}:
             self._render_header()
         grid = self.query_one(PositionsGrid)
-        if every:
+        # A feed gone quiet (or back) changes every row's marker, not only changed rows'.
+        if every or grid.stale != stale:
             state.take_position_changes()
             grid.show(state.positions.values(), stale=stale)
         elif "positions" in topics:

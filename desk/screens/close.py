@@ -224,8 +224,12 @@ def _preview_text(preview: ClosePreview) -> str:
         )
     note = f"\n[$warning]{preview.message}[/]" if preview.message and net is not None else ""
     stale = "  [i $stale]STALE[/]" if preview.mark_state == "stale" else ""
+    # The book's Greeks are what the close changes for the trader; the position's own go
+    # to zero on a full close and say little, so they come second.
     return (
         f"Closing {preview.quantity} of {preview.max_quantity}: {price}{stale}\n"
-        + _greeks_line("Greeks", preview.greeks_before, preview.greeks_after)
+        + _greeks_line("Book    ", preview.portfolio_greeks_before, preview.portfolio_greeks_after)
+        + "\n"
+        + _greeks_line("Position", preview.greeks_before, preview.greeks_after)
         + note
     )

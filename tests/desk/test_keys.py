@@ -21,7 +21,9 @@ from desk.screens.help import HelpScreen
 from desk.screens.roll import RollDialog
 from desk.trading import REPEAT_WINDOW_S
 from engine.records import ClosePosition
-from tests.desk.conftest import engine_of, step
+from tests.desk.conftest import engine_of, screen_text, step
+from tests.tmux import POSITION_ROW
+from widgets import _format as fmt
 from widgets.agent_status import AgentStatusPane
 from widgets.positions_grid import PositionsGrid
 from widgets.proposals import ProposalsPane
@@ -85,7 +87,16 @@ async def test_close_key_previews_then_closes_the_selected_position_in_the_journ
         await until(pilot, lambda: isinstance(app.screen, CloseDialog))
         dialog = app.screen
         await until(pilot, lambda: not dialog.query_one("#confirm").disabled)
-        assert "Greeks" in str(dialog.query_one("#preview").render())
+        text = str(dialog.query_one("#preview").render())
+        # The book's Greeks before and after, as the Greeks pane shows them now, then the
+        # position's own.
+        book = app.state.portfolio.greeks
+        after = book.delta - position.greeks.delta
+        assert (
+            f"Book     Δ {fmt.num(book.delta, 0, sign=True)} → {fmt.num(after, 0, sign=True)}"
+            in (text)
+        ), text
+        assert "Position Δ" in text, text
         await pilot.press("enter")
         await until(pilot, lambda: not isinstance(app.screen, CloseDialog))
 
@@ -310,6 +321,12 @@ async def test_sort_key_sorts_the_grid_by_the_next_column(app_factory):
 
         assert grid.sort_column == "pnl" and pnls == sorted(pnls, reverse=True)
 
+        await pilot.press("S")  # worst P&L first
+        await pilot.pause()
+        pnls = [grid._visible[i][0].sort[4] for i in range(grid.row_count)]
+        assert grid.sort_column == "pnl" and pnls == sorted(pnls)
+        assert len(app._notifications) == 0, "a sort key must not stack toasts over the grid"
+
 
 async def test_help_key_shows_every_action_from_the_registry(app_factory):
     app = app_factory()
@@ -396,6 +413,10 @@ async def test_a_quiet_feed_is_marked_stale_in_words(app_factory):
 
         assert "STALE" in str(app.query_one("#header").render())
         assert "STALE" in str(app.query_one("#banner").render())
+        await pilot.pause()
+        # Every position row says so too, not only the header: its values are as old.
+        rows = [line for line in screen_text(app).splitlines() if POSITION_ROW.search(line)]
+        assert rows and all("STALE" in row for row in rows), rows
         await step(app, pilot)
         # The limit is 0.2 s and the engine is stopped, so LIVE lasts only until the next check.
         assert app.feed_state == "LIVE"
