@@ -94,14 +94,14 @@ async def measure(seconds: float) -> dict[str, Any]:
 
     engine.bus.publish = publish  # type: ignore[method-assign]
 
-    original_flush = app._flush
+    original_flush = app._repaint_panes
 
     def flush() -> None:
         nonlocal flushed_seq
         original_flush()
         flushed_seq = app.state.seq
 
-    app._flush = flush  # type: ignore[method-assign]
+    app._repaint_panes = flush  # type: ignore[method-assign]
 
     original_display = app._display
 

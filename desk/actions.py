@@ -36,6 +36,8 @@ class DeskAction:
 
 
 ACTIONS: tuple[DeskAction, ...] = (
+    # First, so the footer shows it at 80 columns, where only about eight keys fit.
+    DeskAction("help", "question_mark", "help", "Help", "Show every key and what it does", "App"),
     DeskAction("close-position", "c", "close_position", "Close",
                "Close the selected position: preview legs, fill and Greeks, then confirm", "Trade"),
     DeskAction("roll-position", "r", "roll_position", "Roll",
@@ -52,6 +54,8 @@ ACTIONS: tuple[DeskAction, ...] = (
     DeskAction("filter", "slash", "filter", "Filter",
                "Filter positions by symbol or strategy (Enter keeps it, Esc clears)", "View"),
     DeskAction("sort", "s", "sort", "Sort", "Sort positions by the next column", "View"),
+    DeskAction("reverse-sort", "S", "reverse_sort", "Reverse",
+               "Reverse the sort (worst P&L first, say)", "View", show=False),
     DeskAction("zoom", "z", "zoom", "Zoom",
                "Zoom the focused pane to the whole screen; again restores", "View"),
     DeskAction("next-theme", "t", "next_theme", "Theme", "Switch to the next theme", "View"),
@@ -68,7 +72,6 @@ ACTIONS: tuple[DeskAction, ...] = (
     DeskAction("expand", "enter", "expand", "Expand",
                "Expand or fold a position's legs, a proposal's legs or a signal's reasons",
                "Move", show=False, palette=False),
-    DeskAction("help", "question_mark", "help", "Help", "Show every key and what it does", "App"),
     # Textual's own palette binding is left out when one with this action exists; the
     # footer shows it on the right, labelled as Textual labels it.
     DeskAction("command-palette", "ctrl+p", "command_palette", "palette",
@@ -101,9 +104,9 @@ def key_for(action_id: str, keymap: dict[str, str]) -> str:
 
 
 def help_rows(keymap: dict[str, str]) -> Iterator[tuple[str, str, str]]:
-    """(group, key as the user presses it, what it does): one run per group, groups in
-    the order they first appear in the registry."""
-    groups: dict[str, list[tuple[str, str]]] = {}
+    """(group, key as the user presses it, what it does): one run per group, trading
+    first and the app's own keys last (the registry's order is the footer's)."""
+    groups: dict[str, list[tuple[str, str]]] = {g: [] for g in HELP_GROUPS}
     jumps = [a for a in ACTIONS if a.id.startswith("jump-")]
     for action in ACTIONS:
         rows = groups.setdefault(action.group, [])
@@ -115,6 +118,9 @@ def help_rows(keymap: dict[str, str]) -> Iterator[tuple[str, str, str]]:
     for group, rows in groups.items():
         for key, what in rows:
             yield group, key, what
+
+
+HELP_GROUPS = ("Trade", "Agents", "Risk", "View", "Move", "App")
 
 
 def display(key: str) -> str:

@@ -71,6 +71,9 @@ class DeskApp(TradingKeys, ViewKeys, App[None]):
     CSS_PATH = STYLESHEET
     TITLE = "desk"
     BINDINGS: ClassVar[list[BindingType]] = actions.bindings()  # type: ignore[assignment]
+    # A zoomed pane keeps the header (LIVE / STALE / DOWN and the kill switch, which a
+    # trader must never lose sight of) and the banner that says why a feed is down.
+    ALLOW_IN_MAXIMIZED_VIEW: ClassVar[str] = "DeskHeader, #banner, Footer"
     PANES = PANES
 
     def __init__(self, config: DeskConfig, feed: Feed, *, actor: str | None = None) -> None:
@@ -142,7 +145,12 @@ class DeskApp(TradingKeys, ViewKeys, App[None]):
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         # Textual's own themes stay usable from the palette: give our variables a value.
-        return {"pnl-up": "green", "pnl-down": "red", "stale": "#808080", "critical": "magenta"}
+        return {
+            "pnl-up": "green",
+            "pnl-down": "red",
+            "stale": "ansi_bright_black",
+            "critical": "magenta",
+        }
 
     def on_mount(self) -> None:
         for theme in THEMES:

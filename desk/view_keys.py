@@ -155,9 +155,13 @@ class ViewKeys:
 
     # --- view ------------------------------------------------------------------------------
 
+    # No toast: the grid's border names the sort (also when its column is hidden), and a
+    # toast per press stacked over the grid while the trader cycled to the column wanted.
     def action_sort(self) -> None:
-        label = self.query_one(PositionsGrid).cycle_sort()
-        self.notify(f"positions sorted by {label}", timeout=2)
+        self.query_one(PositionsGrid).cycle_sort()
+
+    def action_reverse_sort(self) -> None:
+        self.query_one(PositionsGrid).reverse_sort()
 
     def action_jump(self, number: int) -> None:
         for pane_number, pane_id, _, column in self.PANES:

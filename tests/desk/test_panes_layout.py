@@ -93,10 +93,6 @@ async def test_zoom_fills_the_screen_without_hatching(app_factory, pane_id):
         assert region.height >= 40 - 3, region  # all but the header, banner and footer rows
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs DeskApp.ALLOW_IN_MAXIMIZED_VIEW to list the header (desk/app.py)",
-)
 async def test_zoom_keeps_the_header_with_feed_state_and_kill_switch(app_factory):
     app = app_factory()
     async with app.run_test(size=(120, 40)) as pilot:
@@ -211,3 +207,12 @@ async def test_the_portfolio_says_when_legs_are_carried_at_cost_not_priced(app_f
         await step(app, pilot)
         text = str(app.query_one(PortfolioSummaryPane).render())
         assert "1 leg(s) never priced: carried at cost" in text, text
+
+
+async def test_help_is_in_the_footer_of_an_80_column_terminal(app_factory):
+    app = app_factory()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_attached(app)
+        await _settled(pilot)
+        footer = screen_text(app).splitlines()[-1]
+        assert "? Help" in footer, footer
