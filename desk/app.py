@@ -300,15 +300,12 @@ class DeskApp(TradingKeys, ViewKeys, App[None]):
 
     def _clock_skew(self) -> float | None:
         """This machine's clock minus the engine's, as a remote feed measures it at each
-        heartbeat it reads; None when it is within CLOCK_SKEW_SHOWN_S (or unknown).
-
-        The feed compares its clock with the heartbeat's stamp, which the engine rewrites
-        every third of heartbeat_ttl_s: a true clock reads up to that much ahead."""
+        heartbeat it reads (less the beat's age); None within CLOCK_SKEW_SHOWN_S, or
+        unknown."""
         skew = getattr(self.feed, "clock_skew_s", None)
         if not isinstance(skew, int | float) or not math.isfinite(skew):
             return None
-        beat_age = self.config.redis.heartbeat_ttl_s / 3
-        if -CLOCK_SKEW_SHOWN_S <= skew <= beat_age + CLOCK_SKEW_SHOWN_S:
+        if abs(skew) <= CLOCK_SKEW_SHOWN_S:
             return None
         return float(skew)
 

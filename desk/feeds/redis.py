@@ -72,10 +72,17 @@ class RedisFeed:
             raise FeedError(f"Redis at {self.config.url}: {exc}") from None
 
     async def _heartbeat(self) -> None:
-        beat = await self._call("read the heartbeat", self.client.get(self.keys.heartbeat))
+        pipe = self.client.pipeline(transaction=True)
+        pipe.get(self.keys.heartbeat)
+        pipe.pttl(self.keys.heartbeat)
+        beat, left_ms = await self._call("read the heartbeat", pipe.execute())
         if beat is None:
             raise FeedError(f"engine {self.name!r} is not running (no heartbeat in Redis)")
-        self.clock_skew_s = (time.time_ns() - int(beat)) / 1e9
+        now_ns = time.time_ns()
+        stamp, _, ttl = beat.decode().partition(" ")
+        # The beat was stamped (TTL - PTTL) ago by Redis's count, whatever either clock says.
+        age_ms = max(int(ttl) - int(left_ms), 0) if ttl and int(left_ms) > 0 else 0
+        self.clock_skew_s = (now_ns - int(stamp)) / 1e9 - age_ms / 1000
 
     async def attach(self) -> Snapshot:
         await self._heartbeat()

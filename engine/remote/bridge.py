@@ -281,7 +281,9 @@ class RedisBridge:
     async def _heartbeat_loop(self, session: asyncio.Event) -> None:
         ttl_ms = int(self.config.heartbeat_ttl_s * 1000)
         while not session.is_set():
-            await self.client.set(self.keys.heartbeat, str(time.time_ns()), px=ttl_ms)
+            # The stamp and the TTL it was set with: a desk takes the beat's age (TTL less
+            # what remains) off its clock comparison, so a true clock reads as true.
+            await self.client.set(self.keys.heartbeat, f"{time.time_ns()} {ttl_ms}", px=ttl_ms)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(session.wait(), timeout=self.config.heartbeat_ttl_s / 3)
 

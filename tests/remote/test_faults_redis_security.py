@@ -290,6 +290,7 @@ def test_row33_a_client_under_faketime_is_refused_and_sees_its_skew(redis_server
         out = runs[shift]
         assert parse(out, "ACK")[f"ft{shift}"][:2] == [accepted, code], out
         seen = float(out.split("SKEW", 1)[1].split()[0])
-        assert abs(seen - skew) < 3, out  # the desk can show how far off its clock is
+        # The beat's age is taken off, so the measure is this close (it was up to a beat off).
+        assert abs(seen - skew) < 0.5, out  # the desk can show how far off its clock is
     codes = alert_codes(engine.journal)
     assert codes["CLOCK_SKEW"] == 1 and codes["EXPIRED"] == 1
