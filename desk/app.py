@@ -401,9 +401,12 @@ class DeskApp(TradingKeys, ViewKeys, App[None]):
 
     def _render_header(self) -> None:
         self._skew_shown = self._skew_text()
-        detail = " · ".join(part for part in (self.feed_detail, self._skew_shown) if part)
         self.query_one(DeskHeader).show(
-            self.state.status, feed=self.feed.kind, state=self.feed_state, detail=detail
+            self.state.status,
+            feed=self.feed.kind,
+            state=self.feed_state,
+            detail=self.feed_detail,
+            clock=self._skew_shown,
         )
         self._show_banner()
 

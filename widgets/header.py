@@ -21,17 +21,29 @@ class DeskHeader(TextPane):
     DeskHeader { height: 1; background: $panel; padding: 0 1; }
     """
 
-    _last: tuple[EngineStatus | None, str, str, str] | None = None
+    _last: tuple[EngineStatus | None, str, str, str, str] | None = None
 
     def on_resize(self) -> None:
         # The short form is chosen by width: redraw now, not at the next status event
         # (none comes while the feed is down or the engine is stopped).
         if self._last is not None:
-            status, feed, state, detail = self._last
-            self.show(status, feed=feed, state=state, detail=detail)
+            status, feed, state, detail, clock = self._last
+            self.show(status, feed=feed, state=state, detail=detail, clock=clock)
 
-    def show(self, status: EngineStatus | None, *, feed: str, state: str, detail: str = "") -> None:
-        self._last = (status, feed, state, detail)
+    def show(
+        self,
+        status: EngineStatus | None,
+        *,
+        feed: str,
+        state: str,
+        detail: str = "",
+        clock: str = "",
+    ) -> None:
+        """``clock``: this machine's clock against the engine's, when off ("clock +90s vs
+        engine"); kept in the short form too, as the engine refuses commands for it."""
+        self._last = (status, feed, state, detail, clock)
+        if clock:
+            detail = f"{detail} · {clock}" if detail else clock
         state_text = f"[{FEED_STYLES.get(state, '')}]● {state}[/]"
         if status is None:
             self.set_text(f"[b]desk[/] · {feed.upper()} · {state_text} {text(detail)}")
@@ -46,6 +58,7 @@ class DeskHeader(TextPane):
                 f"{state_text} {kill}"
                 + (" [b $critical]BROKER DOWN[/]" if not status.broker_connected else "")
                 + (" [b $critical]HALTED[/]" if status.trading_halted else "")
+                + (f" [b $warning]{text(clock)}[/]" if clock else "")
             )
             return
         kill = (
