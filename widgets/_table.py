@@ -61,7 +61,8 @@ class LineTable(ScrollView, can_focus=True):
         Binding("pagedown", "cursor(10)", "Page down", show=False),
         Binding("home", "cursor_to(0)", "First", show=False),
         Binding("end", "cursor_to(-1)", "Last", show=False),
-        Binding("enter,space", "toggle", "Expand", show=False),
+        # The registry's "expand" id: remapping it in [ui.keys] moves this key too.
+        Binding("enter,space", "toggle", "Expand", show=False, id="expand"),
     ]
 
     cursor: reactive[int] = reactive(0, repaint=False, init=False)

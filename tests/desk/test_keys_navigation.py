@@ -142,7 +142,10 @@ async def test_focus_keys_come_from_the_registry_and_can_be_remapped(app_factory
         await pilot.press("shift+tab")
         assert app.focused.id == "positions"
         await pilot.press("e")
-        assert app.selected_position().position_id in app.query_one(PositionsGrid).expanded
+        grid = app.query_one(PositionsGrid)
+        assert app.selected_position().position_id in grid.expanded
+        await pilot.press("enter")  # moved, not added: enter no longer folds the legs
+        assert app.selected_position().position_id in grid.expanded
 
         await pilot.press("question_mark")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
