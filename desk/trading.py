@@ -203,6 +203,19 @@ class TradingKeys:
         if proposal is None or self._modal_open():
             return
         command_id = self._command_id()  # fixed now: a doubled "y" resends the same command
+        self._approve_with_preview(proposal, command_id)
+
+    @work(exclusive=True, group="approve-preview", exit_on_error=False)
+    async def _approve_with_preview(self, proposal: Any, command_id: str) -> None:
+        """Ask the engine what the order would do, then confirm: the modal shows its price
+        and the book's Greeks before and after, or says why it cannot."""
+        preview, problem = None, ""
+        try:
+            preview = await self.feed.proposal_preview(proposal.proposal_id)
+        except (FeedError, TimeoutError) as exc:
+            problem = str(exc)
+        if self._modal_open():
+            return  # another dialog opened while the engine answered
         target = f"proposal {proposal.proposal_id}"
 
         def answered(yes: bool | None) -> None:
@@ -220,7 +233,7 @@ class TradingKeys:
         self.push_screen(
             ConfirmModal(
                 f"Approve {proposal.symbol} {proposal.strategy} ({proposal.proposal_id})?",
-                approve_body(proposal, self.state.portfolio),
+                approve_body(proposal, preview, problem),
                 confirm="Approve and send",
                 danger=False,
             ),

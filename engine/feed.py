@@ -18,6 +18,7 @@ from engine.records import (
     AnyEvent,
     ClosePreview,
     CommandResult,
+    ProposalPreview,
     RollCandidate,
     Snapshot,
 )
@@ -54,6 +55,8 @@ class Feed(Protocol):
     ) -> ClosePreview: ...
 
     async def roll_candidates(self, position_id: str) -> tuple[RollCandidate, ...]: ...
+
+    async def proposal_preview(self, proposal_id: str) -> ProposalPreview: ...
 
     async def close(self) -> None: ...
 
@@ -101,6 +104,15 @@ class EngineFeed:
 
         try:
             return roll_candidates(self.engine, position_id)
+        except Refusal as refusal:
+            raise FeedError(refusal.message) from None
+
+    async def proposal_preview(self, proposal_id: str) -> ProposalPreview:
+        from engine.orders import Refusal
+        from engine.previews import proposal_preview
+
+        try:
+            return proposal_preview(self.engine, proposal_id)
         except Refusal as refusal:
             raise FeedError(refusal.message) from None
 

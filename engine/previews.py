@@ -1,8 +1,10 @@
-"""Provides the engine's answers for confirm dialogs: close previews and roll candidates.
+"""Provides the engine's answers for confirm dialogs: close and approve previews, and
+roll candidates.
 
 The app shows these and never computes them: a close preview (legs, estimated fill, the
-position's and the whole book's Greeks before and after) and roll candidates (expiry ×
-strikes, net credit or debit at mid, credit per extra day, Greeks change).
+position's and the whole book's Greeks before and after), an approve preview (the same
+for the order a proposal would open) and roll candidates (expiry × strikes, net credit
+or debit at mid, credit per extra day, Greeks change).
 """
 
 from __future__ import annotations
@@ -15,7 +17,15 @@ import numpy as np
 
 from engine.combo import quote_combo, round_tick
 from engine.orders import Refusal, RollPlan, position_legs, rolled_legs
-from engine.records import ClosePreview, Greeks, Leg, MarkState, Option, RollCandidate
+from engine.records import (
+    ClosePreview,
+    Greeks,
+    Leg,
+    MarkState,
+    Option,
+    ProposalPreview,
+    RollCandidate,
+)
 
 if TYPE_CHECKING:
     from engine.engine import Engine
@@ -105,6 +115,39 @@ def _open(engine: Engine, position_id: str) -> PositionState:
     return position
 
 
+def _estimated_fill(engine: Engine, mid: float, natural: float) -> float:
+    """Where the paper broker's walk from mid toward natural is likely to fill."""
+    threshold = engine.config.broker.paper.fill_threshold
+    return round_tick(mid + threshold * (natural - mid))
+
+
+def proposal_preview(engine: Engine, proposal_id: str) -> ProposalPreview:
+    """The order approving ``proposal_id`` would send: its price, its Greeks and the
+    book's Greeks before and after it fills."""
+    proposal = engine.proposals.get(proposal_id)
+    if proposal is None:
+        raise Refusal("PROPOSAL_NOT_FOUND", f"no proposal {proposal_id}")
+    if proposal.status != "pending":
+        raise Refusal("PROPOSAL_NOT_PENDING", f"proposal {proposal_id} is {proposal.status}")
+    legs = list(proposal.legs)
+    quote = quote_combo(legs, engine.market, engine.now(), engine.stale_ns)
+    opened = _legs_greeks(engine, legs, proposal.quantity)
+    before = book_greeks(engine)
+    priced = quote.state < 2 and math.isfinite(quote.mid)
+    return ProposalPreview(
+        proposal_id=proposal_id,
+        quantity=proposal.quantity,
+        mid=_finite(quote.mid),
+        natural=_finite(quote.natural),
+        estimated_fill=_estimated_fill(engine, quote.mid, quote.natural) if priced else None,
+        greeks=opened,
+        portfolio_greeks_before=before,
+        portfolio_greeks_after=_plus(before, opened),
+        mark_state=_STATES[quote.state],
+        message=quote.reason,
+    )
+
+
 def close_preview(
     engine: Engine, position_id: str, quantity: int | None = None, limit: float | None = None
 ) -> ClosePreview:
@@ -121,8 +164,7 @@ def close_preview(
     estimate = None
     message = quote.reason
     if quote.state < 2 and math.isfinite(quote.mid):
-        threshold = engine.config.broker.paper.fill_threshold
-        estimate = round_tick(quote.mid + threshold * (quote.natural - quote.mid))
+        estimate = _estimated_fill(engine, quote.mid, quote.natural)
         if limit is not None and limit < estimate:
             message = (
                 f"limit {limit:.2f} is inside the estimated fill {estimate:.2f}: it may not fill"

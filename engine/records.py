@@ -618,6 +618,23 @@ class RollCandidate(Record, frozen=True, kw_only=True):
     mark_state: MarkState
 
 
+class ProposalPreview(Record, frozen=True, kw_only=True):
+    """What approving a proposal would open, for its confirm dialog."""
+
+    proposal_id: str
+    quantity: int
+    mid: float | None
+    natural: float | None
+    estimated_fill: float | None
+    """Per unit, as the paper broker would likely fill it (positive pays, negative receives)."""
+    greeks: Greeks
+    """The order's own Greeks once filled, for its whole quantity."""
+    portfolio_greeks_before: Greeks
+    portfolio_greeks_after: Greeks
+    mark_state: MarkState
+    message: str = ""
+
+
 class ClosePreview(Record, frozen=True, kw_only=True):
     """What closing ``quantity`` of a position would do, for the confirm dialog."""
 

@@ -24,6 +24,7 @@ from engine.records import (
     ClosePreview,
     CommandResult,
     PositionView,
+    ProposalPreview,
     RollCandidate,
     Snapshot,
 )
@@ -119,6 +120,10 @@ class EmbeddedFeed:
     async def roll_candidates(self, position_id: str) -> tuple[RollCandidate, ...]:
         assert self._feed is not None
         return await self._feed.roll_candidates(position_id)
+
+    async def proposal_preview(self, proposal_id: str) -> ProposalPreview:
+        assert self._feed is not None
+        return await self._feed.proposal_preview(proposal_id)
 
     async def close(self) -> None:
         self._stop.set()

@@ -29,6 +29,7 @@ from engine.records import (
     AnyEvent,
     ClosePreview,
     CommandResult,
+    ProposalPreview,
     RollCandidate,
     Snapshot,
 )
@@ -264,6 +265,14 @@ class RedisFeed:
             Query(request_id=uuid.uuid4().hex, kind="roll_candidates", position_id=position_id)
         )
         return answer.candidates or ()
+
+    async def proposal_preview(self, proposal_id: str) -> ProposalPreview:
+        answer = await self._query(
+            Query(request_id=uuid.uuid4().hex, kind="proposal_preview", proposal_id=proposal_id)
+        )
+        if answer.proposal is None:
+            raise FeedError(f"engine {self.name!r} sent no preview for proposal {proposal_id}")
+        return answer.proposal
 
     async def close(self) -> None:
         with contextlib.suppress(RedisError, OSError, asyncio.CancelledError):

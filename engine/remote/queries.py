@@ -12,8 +12,8 @@ import msgspec
 
 from engine import codec
 from engine.orders import Refusal
-from engine.previews import close_preview, roll_candidates
-from engine.records import ClosePreview, RollCandidate
+from engine.previews import close_preview, proposal_preview, roll_candidates
+from engine.records import ClosePreview, ProposalPreview, RollCandidate
 
 if TYPE_CHECKING:
     from engine.engine import Engine
@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 class Query(msgspec.Struct, frozen=True, kw_only=True):
     request_id: str
     kind: str
-    position_id: str
+    position_id: str = ""
+    proposal_id: str = ""
     quantity: int | None = None
     limit: float | None = None
 
@@ -30,6 +31,7 @@ class Query(msgspec.Struct, frozen=True, kw_only=True):
 class QueryReply(msgspec.Struct, frozen=True, kw_only=True):
     preview: ClosePreview | None = None
     candidates: tuple[RollCandidate, ...] | None = None
+    proposal: ProposalPreview | None = None
     error: str = ""
 
 
@@ -51,6 +53,8 @@ def answer_query(engine: Engine, fields: dict[bytes, bytes]) -> tuple[str, bytes
             )
         elif query.kind == "roll_candidates":
             reply = QueryReply(candidates=roll_candidates(engine, query.position_id))
+        elif query.kind == "proposal_preview":
+            reply = QueryReply(proposal=proposal_preview(engine, query.proposal_id))
         else:
             reply = QueryReply(error=f"unknown query {query.kind!r}")
     except Refusal as refusal:

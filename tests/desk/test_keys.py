@@ -218,6 +218,12 @@ async def test_approve_key_asks_then_sends_the_proposal_as_an_opening_order(app_
 
         await pilot.press("a")
         await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        # The engine's preview, fetched before the modal opened (over Redis when remote):
+        # the order's price and Greeks, and the book's now as the Greeks pane shows them.
+        body = "\n".join(str(w.render()) for w in app.screen.query(Static))
+        book = fmt.num(app.state.portfolio.greeks.delta, 0, sign=True)
+        assert "estimated fill" in body and "Order Δ" in body, body
+        assert f"Book  Δ {book} → " in body, body
         await pilot.press("y")
         await until(pilot, lambda: engine.proposals[proposal.proposal_id].status != "pending")
 
