@@ -74,7 +74,9 @@ class PnlChart(Widget, can_focus=True):
         self._request()
 
     def on_resize(self) -> None:
-        self._request()
+        # At once (after the layout settles), not throttled: a headline and axes laid out
+        # for the old size would stay up to a second, and on a quiet feed until new data.
+        self.call_after_refresh(self._draw)
 
     def _request(self) -> None:
         wait = self._drawn_at + _MIN_INTERVAL - time.monotonic()
