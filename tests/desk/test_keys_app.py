@@ -9,36 +9,16 @@ would be refused for it, in the banner).
 from __future__ import annotations
 
 import sys
-import time
 
 import pytest
 
 from desk.view_keys import QuitModal
-from engine.records import ClosePosition
 from tests.desk.conftest import step
-from tests.desk.test_keys import SIZE, until
+from tests.desk.test_keys import SIZE, until, working_order
 
 both = pytest.mark.parametrize("feed_kind", ["embedded", "remote"], indirect=True)
 
 
-async def _working_order(app, pilot) -> None:
-    short_put = next(p for p in app.state.positions.values() if p.strategy == "short put")
-    # Buying back a short put for a penny: a patient order that stays working.
-    result = await app.feed.send(
-        ClosePosition(
-            command_id="patient",
-            actor="tester",
-            issued_at=time.time_ns(),
-            position_id=short_put.position_id,
-            limit=0.01,
-        )
-    )
-    assert result.accepted
-    await step(app, pilot)
-    await until(pilot, lambda: bool(app.state.working_orders()))
-
-
-@both
 async def test_q_with_no_working_orders_quits_at_once(app_factory):
     app = app_factory()
     async with app.run_test(size=SIZE) as pilot:
@@ -55,7 +35,7 @@ async def test_every_way_out_asks_while_orders_are_working(app_factory, way_out)
     app = app_factory()
     async with app.run_test(size=SIZE) as pilot:
         await app.attached.wait()
-        await _working_order(app, pilot)
+        await working_order(app, pilot)
 
         if way_out == "palette":
             titles = [c.title for c in app.get_system_commands(app.screen)]

@@ -124,7 +124,8 @@ async def test_approve_previews_legs_limit_max_loss_and_greeks_and_no_sends_noth
             units = abs(leg.ratio) * proposal.quantity
             assert re.search(rf"{side}\s+{units}\s+{re.escape(leg.instrument.describe())}", body)
         assert f"limit {abs(proposal.limit):.2f}" in body
-        assert "max loss" in body and "Greeks" in body
+        # The engine's preview: the order's Greeks and the book's before → after.
+        assert "max loss" in body and "Order Δ" in body and "Book  Δ" in body, body
         await pilot.press("n")
         await until(pilot, lambda: not isinstance(app.screen, ConfirmModal))
 

@@ -12,7 +12,7 @@ import pytest
 
 from engine.config import EngineConfig
 from engine.engine import Engine
-from engine.records import ClosePosition, RollPosition
+from engine.records import ClosePosition, Leg, Proposal, RollPosition
 from engine.runner import build_engine, engine_step_ns, start
 
 _ids = itertools.count()
@@ -92,3 +92,26 @@ def roll(engine: Engine, position_id: str, **kw: Any) -> RollPosition:
         to_expiry=kw.pop("to_expiry", later[1]),
         **kw,
     )
+
+
+def proposal(
+    engine: Engine, legs: tuple[Leg, ...], proposal_id: str = "PR-TEST", quantity: int = 1
+) -> Proposal:
+    """Record a pending proposal, as the analyst does."""
+    made = Proposal(
+        proposal_id=proposal_id,
+        ts=engine.now(),
+        signal_ids=(),
+        symbol=legs[0].instrument.underlying,
+        strategy="test",
+        legs=legs,
+        quantity=quantity,
+        limit=None,
+        max_profit=None,
+        max_loss=None,
+        probability_of_profit=None,
+        expected_value=None,
+        rationale="test",
+    )
+    engine.record_proposal(made)
+    return made

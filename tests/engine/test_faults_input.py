@@ -44,7 +44,6 @@ from engine.records import (
     LegFill,
     Option,
     PauseAgent,
-    Proposal,
     RejectProposal,
     ResumeAgent,
     RollPosition,
@@ -57,6 +56,7 @@ from tests.engine.conftest import (
     command_id,
     engine_config,
     open_engine,
+    proposal,
     roll,
     until,
 )
@@ -68,27 +68,6 @@ def approve(proposal_id: str, **kw: Any) -> ApproveProposal:
     return ApproveProposal(
         command_id=command_id(), actor="test", issued_at=0, proposal_id=proposal_id, **kw
     )
-
-
-def proposal(engine: Engine, legs: tuple[Leg, ...], proposal_id: str = "PR-TEST") -> Proposal:
-    """Record a pending proposal, as the analyst does."""
-    made = Proposal(
-        proposal_id=proposal_id,
-        ts=engine.now(),
-        signal_ids=(),
-        symbol=legs[0].instrument.underlying,
-        strategy="test",
-        legs=legs,
-        quantity=1,
-        limit=None,
-        max_profit=None,
-        max_loss=None,
-        probability_of_profit=None,
-        expected_value=None,
-        rationale="test",
-    )
-    engine.record_proposal(made)
-    return made
 
 
 def at(day: dt.date, hour: int, minute: int, second: int = 0) -> int:

@@ -13,10 +13,11 @@ import pytest
 from engine.orders import Refusal
 from engine.previews import proposal_preview
 from engine.records import Leg, Option, Proposal
-from tests.engine.conftest import advance
+from tests.engine.conftest import advance, proposal
 
 
 def _vertical(engine) -> Proposal:
+    """A pending 3-lot SPY call spread near the money, recorded as the analyst would."""
     expiry = engine.market.expiries("SPY")[3]
     strikes = engine.market.strikes("SPY", expiry)
     spot = engine.market.quote("SPY").last
@@ -26,42 +27,27 @@ def _vertical(engine) -> Proposal:
         Leg(instrument=Option(underlying="SPY", expiry=expiry, strike=near, right="C"), ratio=1),
         Leg(instrument=Option(underlying="SPY", expiry=expiry, strike=higher, right="C"), ratio=-1),
     )
-    return Proposal(
-        proposal_id="PR-test-1",
-        ts=engine.now(),
-        signal_ids=(),
-        symbol="SPY",
-        strategy="bull call spread",
-        legs=legs,
-        quantity=3,
-        limit=None,
-        max_profit=None,
-        max_loss=None,
-        probability_of_profit=None,
-        expected_value=None,
-        rationale="test",
-    )
+    return proposal(engine, legs, "PR-test-1", quantity=3)
 
 
 def test_the_preview_predicts_the_books_greeks_after_the_order(engine):
     advance(engine, 2)
-    proposal = _vertical(engine)
-    engine.proposals[proposal.proposal_id] = proposal
+    pending = _vertical(engine)
 
-    preview = proposal_preview(engine, proposal.proposal_id)
+    preview = proposal_preview(engine, pending.proposal_id)
     assert preview.estimated_fill is not None and preview.mid is not None
     assert preview.mid <= preview.estimated_fill <= preview.natural  # a debit walks up
     book_now = engine.revalue().summary.greeks
     assert preview.portfolio_greeks_before.delta == pytest.approx(book_now.delta, rel=1e-9)
 
-    marks = engine.market.option_marks([leg.instrument for leg in proposal.legs])
-    prices = {leg.instrument.key: float(m) for leg, m in zip(proposal.legs, marks.mid, strict=True)}
+    marks = engine.market.option_marks([leg.instrument for leg in pending.legs])
+    prices = {leg.instrument.key: float(m) for leg, m in zip(pending.legs, marks.mid, strict=True)}
     engine.book_at_prices(
         tag="test",
         intent="open",
         position_id=None,
-        legs=proposal.legs,
-        quantity=proposal.quantity,
+        legs=pending.legs,
+        quantity=pending.quantity,
         prices=prices,
         source="demo",
     )
@@ -74,9 +60,9 @@ def test_the_preview_predicts_the_books_greeks_after_the_order(engine):
 
 def test_a_proposal_that_is_not_pending_has_no_preview(engine):
     advance(engine)
-    proposal = _vertical(engine)
-    engine.proposals[proposal.proposal_id] = msgspec.structs.replace(proposal, status="rejected")
+    pending = _vertical(engine)
+    engine.proposals[pending.proposal_id] = msgspec.structs.replace(pending, status="rejected")
     with pytest.raises(Refusal, match="rejected"):
-        proposal_preview(engine, proposal.proposal_id)
+        proposal_preview(engine, pending.proposal_id)
     with pytest.raises(Refusal, match="no proposal"):
         proposal_preview(engine, "PR-nope")
