@@ -188,6 +188,10 @@ class RedisBridge:
         self.pending.clear()
 
     async def _connect(self) -> None:
+        # Connections pooled before an outage died with the old server: drop them, or the
+        # first loop to draw one fails ("connection closed by server") and the restart
+        # reads as a second outage, with a second republish and every desk resyncing.
+        await self.client.connection_pool.disconnect()
         await self.client.ping()
         await self._ensure_groups()
         await self.republish("connected")

@@ -107,6 +107,11 @@ async def test_engine_republishes_when_redis_comes_back(redis_server, tmp_path):
         await wait_for(lambda: not remote.bridge.up, timeout=10)
         redis_server.start()
         await wait_for(lambda: remote.bridge.up, timeout=15)
+        # Two heartbeats on: every loop has drawn a connection from the pool since.
+        await asyncio.sleep(remote.config.heartbeat_ttl_s)
+        # One restart is one outage and one republish (not a second from dead connections).
+        assert remote.bridge.counters["redis_disconnects"] == 1, remote.bridge.counters
+        assert remote.bridge.counters["redis_republished"] == 2, remote.bridge.counters
 
         # The REDIS_BACK alert follows the republished snapshot, so a desk attaching now
         # gets the snapshot and then the alert on the stream: follow it, as a desk does.
