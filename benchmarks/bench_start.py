@@ -91,6 +91,7 @@ PHASES = textwrap.dedent(
     from desk.app import DeskApp
     from desk.feeds.embedded import EmbeddedFeed
     from engine.runner import build_engine, start
+    t_engine_import = time.perf_counter()
     where = tempfile.mkdtemp()
     config = load_config(None, {"journal.path": where + "/j.db", "market.sim.seed": 7})
     t_config = time.perf_counter()
@@ -119,7 +120,8 @@ PHASES = textwrap.dedent(
     print(json.dumps({
         "config import": t_config_import - t0,
         "desk.app + feed imports": t_imports - t_config_import,
-        "config load": t_config - t_imports,
+        "engine imports (numpy, scipy)": t_engine_import - t_imports,
+        "config load": t_config - t_engine_import,
         "build_engine": t_build - t_config,
         "start: recovery + demo book": t_start - t_build,
         "app start to first frame": frames[0] - t_start,
