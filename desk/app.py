@@ -90,6 +90,7 @@ class DeskApp(TradingKeys, ViewKeys, App[None]):
         self._stale_shown = False
         self._in_flight: set[str] = set()
         self._pressed: dict[str, float] = {}
+        self._key_time: float | None = None
         self._last_hint: tuple[str, float] = ("", 0.0)
         self._held: list[Any] | None = None
         self._hold_timer: Any = None

@@ -14,7 +14,7 @@ import time
 import uuid
 from typing import Any
 
-from textual import work
+from textual import events, work
 from textual.widget import Widget
 
 from desk import actions
@@ -38,6 +38,9 @@ from widgets.proposals import ProposalsPane
 # A second press of the same command key on the same target within this many seconds is a
 # held or bounced key, not a second intent (a deliberate pause-then-resume takes longer).
 REPEAT_WINDOW_S = 0.5
+# A key's own arrival time stands for the press only this long; a later action (a click) is
+# timed when it runs. Longer than any stall of the event loop a held key could span.
+KEY_TIME_VALID_S = 2.0
 # The same "cannot do that here" hint is not stacked again by a held key.
 HINT_REPEAT_S = 2.0
 EXPLAINED = frozenset(
@@ -55,6 +58,7 @@ class TradingKeys:
     _sent: set[str]
     _in_flight: set[str]
     _pressed: dict[str, float]
+    _key_time: float | None
     _last_hint: tuple[str, float]
 
     # --- selection ------------------------------------------------------------------------
@@ -148,10 +152,22 @@ class TradingKeys:
 
     # --- one command per intent -----------------------------------------------------------
 
+    def _on_key(self, event: events.Key) -> None:
+        # Textual calls each class's _on_key in turn: this one only notes the time, and
+        # App's, next, checks the bindings and runs the action for this very key.
+        # The key is stamped when the terminal delivered it: a held key's repeats stay
+        # 30 ms apart even when a busy loop handles them late, in one burst.
+        self._key_time = event.time
+
+    def _press_time(self) -> float:
+        now = time.monotonic()
+        key_time = self._key_time
+        return key_time if key_time is not None and now - key_time < KEY_TIME_VALID_S else now
+
     def _first_press(self, target: str, what: str) -> bool:
         """False, saying so, for a repeat on ``target`` (a held or doubled key) or while the
         engine has not yet answered the last command on it."""
-        now = time.monotonic()
+        now = self._press_time()
         last = self._pressed.get(target)
         self._pressed[target] = now  # a held key stays ignored until it is let go
         if target in self._in_flight:
