@@ -50,6 +50,22 @@ MEDIUM_WIDTH = 110
 COMPACT_HEIGHT = 30
 MIN_WIDTH = 50
 MIN_HEIGHT = 12
+
+
+def layout_mode(width: int, height: int) -> str:
+    """small (too small to use), compact (one column, tabs), medium (two), or wide."""
+    if width < MIN_WIDTH or height < MIN_HEIGHT:
+        return "small"
+    if height < COMPACT_HEIGHT or width < MEDIUM_WIDTH:
+        return "compact"
+    return "medium" if width < WIDE_WIDTH else "wide"
+
+
+def screen_classes(width: int, height: int) -> dict[str, bool]:
+    mode = layout_mode(width, height)
+    return {"-compact": mode == "compact", "-medium": mode == "medium", "-short": height < 26}
+
+
 # Pane number (the 1–9 keys), widget id, title, column.
 PANES = (
     (1, "positions", "Positions", "middle"),
@@ -79,6 +95,10 @@ class DeskApp(TradingKeys, ViewKeys, App[None]):
     def __init__(self, config: DeskConfig, feed: Feed, *, actor: str | None = None) -> None:
         super().__init__()
         self.config = config
+        # Before the first stylesheet parse: a theme set once mounted parses it all again.
+        for theme in THEMES:
+            self.register_theme(theme)
+        self.theme = config.ui.theme
         self.feed = feed
         self.actor = actor or getpass.getuser()
         self.state = DeskState()
@@ -129,7 +149,11 @@ class DeskApp(TradingKeys, ViewKeys, App[None]):
         yield Footer()
 
     def get_default_screen(self) -> DeskScreen:
-        return DeskScreen(id="_default")
+        # Each class set later restyles every widget: start with those the first frame
+        # needs (the layout for this terminal; not LIVE until the feed attaches).
+        width, height = self.size
+        classes = [name for name, on in screen_classes(width, height).items() if on]
+        return DeskScreen(id="_default", classes=" ".join(("-feed-problem", *classes)))
 
     def get_system_commands(self, screen: Any) -> Iterable[SystemCommand]:
         """The palette lists every desk action from the registry, then Textual's own."""
@@ -154,9 +178,6 @@ class DeskApp(TradingKeys, ViewKeys, App[None]):
         }
 
     def on_mount(self) -> None:
-        for theme in THEMES:
-            self.register_theme(theme)
-        self.theme = self.config.ui.theme
         if self.config.ui.keys:
             self.set_keymap(dict(self.config.ui.keys))
         for number, pane_id, title, _ in PANES:
@@ -182,20 +203,11 @@ class DeskApp(TradingKeys, ViewKeys, App[None]):
         if not small and self.focused is None and not self._modal_open():
             # Hiding the panes (too small) dropped the focus: give the book its cursor back.
             self._focus_book()
-        if small:
-            self.layout_mode = "small"
-        elif height < COMPACT_HEIGHT or width < MEDIUM_WIDTH:
-            self.layout_mode = "compact"
-        elif width < WIDE_WIDTH:
-            self.layout_mode = "medium"
-        else:
-            self.layout_mode = "wide"
+        self.layout_mode = layout_mode(width, height)
         self.compact = self.layout_mode in ("compact", "medium")
-        # The desk's own screen, even while a dialog is on top of it (self.screen).
-        desk = self.screen_stack[0]
-        desk.set_class(self.layout_mode == "compact", "-compact")
-        desk.set_class(self.layout_mode == "medium", "-medium")
-        desk.set_class(height < 26, "-short")
+        # The desk's own screen, even while a dialog is on top of it (self.screen). One
+        # change of its classes restyles every widget: make it one change, not three.
+        self.screen_stack[0].update_classes(screen_classes(width, height))
         self.query_one("#tabs").display = self.compact
         self.query_one("#tab-right").display = self.layout_mode == "compact"
         active = (self.query_one(Tabs).active or "tab-middle").removeprefix("tab-")
