@@ -279,6 +279,8 @@ class DeskApp(TradingKeys, ViewKeys, App[None]):
         preview = getattr(self.feed, "preview", None)
         views = preview() if preview is not None else ()
         if not views:
+            # A new journal: drawing the desk first (a frame, then the build holding the
+            # loop) put the book on screen about 0.25 s later. Build at once instead.
             return
         self.state.positions = {view.position_id: view for view in views}
         self._set_feed("CONNECTING", "starting the engine…")

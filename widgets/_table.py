@@ -323,7 +323,7 @@ class LineTable(ScrollView, can_focus=True):
         """What line ``index`` of the body shows: equal keys draw equal lines."""
         visible = self._visible
         if index >= len(visible):
-            return ("empty",) if index == 0 else ()
+            return ("empty", self.empty_text) if index == 0 else ()
         row, depth = visible[index]
         return (row, depth, index == cursor, self._marker(row, depth), self._generation)
 
@@ -349,7 +349,7 @@ class LineTable(ScrollView, can_focus=True):
             strip = self._header(width, room)
         else:
             key = self._painted[y] = self._line_key(top + y - 1, cursor)
-            if len(key) < 2:
+            if len(key) < 3:  # ("empty", text) or () past the end
                 strip = self._blank(width, bool(key))
             else:
                 row, depth, at_cursor, marker, _ = key

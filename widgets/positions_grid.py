@@ -51,13 +51,15 @@ class PositionsGrid(LineTable):
     """
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(COLUMNS, empty="no open positions", expandable=True, id=id)
+        # Until the engine's first snapshot, an empty grid means "not known yet", not "flat".
+        super().__init__(COLUMNS, empty="waiting for the engine…", expandable=True, id=id)
         self.stale = False
         self._views: dict[str, PositionView] = {}
 
     def show(self, positions: Iterable[PositionView], *, stale: bool = False) -> None:
         """Render every position; ``stale`` marks every row (the feed itself went quiet)."""
         self.stale = stale
+        self.empty_text = "no open positions"
         self._views = {view.position_id: view for view in positions}
         self.set_rows([self._row(view) for view in self._views.values()])
 

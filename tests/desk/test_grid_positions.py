@@ -11,9 +11,12 @@ import re
 
 import pytest
 
+from desk.app import DeskApp
+from desk.feeds.redis import RedisFeed
 from desk.screens.close import CloseDialog
 from desk.screens.roll import RollDialog
-from tests.desk.conftest import screen_text, step
+from tests.desk.conftest import desk_config, screen_text, step
+from tests.redis_server import RedisServer
 from widgets import _format as fmt
 from widgets.positions_grid import COLUMNS, PositionsGrid
 
@@ -190,3 +193,28 @@ async def test_enter_shows_the_full_reason_under_the_position(app_factory):
         await pilot.pause()
 
         assert any(reason in line for line in grid_lines(app))
+
+
+async def test_a_book_not_yet_heard_from_never_reads_as_flat(app_factory, tmp_path):
+    """Before the engine answers (here: a Redis with no engine on it) the grid says it is
+    waiting; "no open positions" is kept for a book the engine says is empty."""
+    server = RedisServer(tmp_path / "redis").start()
+    try:
+        config = desk_config(tmp_path, {"redis.url": server.url, "redis.trader": "tester"})
+        app = DeskApp(config, RedisFeed(config.redis, "nobody"), actor="tester")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.feed_state in ("DOWN", "RECONNECTING"))
+            await pilot.pause()
+            text = "\n".join(grid_lines(app))
+            assert "waiting for the engine…" in text
+            assert "no open positions" not in text
+    finally:
+        server.kill()
+
+    empty = app_factory(**{"demo.enabled": False})
+    async with empty.run_test(size=(120, 40)) as pilot:
+        await empty.attached.wait()
+        await pilot.pause()
+        text = "\n".join(grid_lines(empty))
+        assert "no open positions" in text
+        assert "waiting for the engine…" not in text
