@@ -164,16 +164,21 @@ class TradingKeys:
         key_time = self._key_time
         return key_time if key_time is not None and now - key_time < KEY_TIME_VALID_S else now
 
-    def _first_press(self, target: str, what: str) -> bool:
+    def _first_press(self, target: str, what: str, *, confirmed: bool = False) -> bool:
         """False, saying so, for a repeat on ``target`` (a held or doubled key) or while the
-        engine has not yet answered the last command on it."""
+        engine has not yet answered the last command on it.
+
+        ``confirmed``: the trader answered a dialog for it, which a held key cannot do twice
+        (and a doubled answer resends the dialog's one command id), so only the wait for
+        the engine's answer applies: pulling the kill switch and releasing it at once,
+        each confirmed, is two intents however quick."""
         now = self._press_time()
         last = self._pressed.get(target)
         self._pressed[target] = now  # a held key stays ignored until it is let go
         if target in self._in_flight:
             self._hint(f"still waiting for the engine's answer on {what}: nothing more sent")
             return False
-        if last is not None and now - last < REPEAT_WINDOW_S:
+        if not confirmed and last is not None and now - last < REPEAT_WINDOW_S:
             self._hint(f"repeated key ignored: one command was sent for {what}")
             return False
         return True
@@ -235,7 +240,7 @@ class TradingKeys:
         target = f"proposal {proposal.proposal_id}"
 
         def answered(yes: bool | None) -> None:
-            if yes and self._first_press(target, target):
+            if yes and self._first_press(target, target, confirmed=True):
                 self.send_command(
                     ApproveProposal(
                         command_id=command_id,
@@ -308,7 +313,7 @@ class TradingKeys:
         command_id = self._command_id()
 
         def answered(yes: bool | None) -> None:
-            if yes and self._first_press("kill switch", "the kill switch"):
+            if yes and self._first_press("kill switch", "the kill switch", confirmed=True):
                 self.send_command(
                     SetKillSwitch(
                         command_id=command_id, actor=self.actor, issued_at=time.time_ns(), on=on

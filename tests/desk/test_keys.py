@@ -312,6 +312,32 @@ async def test_kill_switch_asks_both_ways_and_the_engine_records_it(app_factory)
         assert engine.journal.count("kill_switch") == 2
 
 
+async def test_the_kill_switch_pulled_and_released_at_once_does_both(app_factory, monkeypatch):
+    """Each way is confirmed in a dialog, so a release straight after the pull is a second
+    intent, not a held key: it used to be dropped as a repeat inside the key window
+    (widened here so that the release surely falls inside it, on any machine)."""
+    window = 5.0
+    monkeypatch.setattr("desk.trading.REPEAT_WINDOW_S", window)
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await app.attached.wait()
+        engine = engine_of(app)
+
+        await pilot.press("K")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("y")
+        pulled = time.monotonic()
+        await until(pilot, lambda: app.state.status is not None and app.state.status.kill_switch)
+        await pilot.press("K")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("y")
+        released = time.monotonic()
+        await until(pilot, lambda: not engine.kill_switch)
+
+        assert released - pulled < window
+        assert engine.journal.count("kill_switch") == 2
+
+
 async def test_filter_key_narrows_the_grid_and_escape_clears_it(app_factory):
     app = app_factory()
     async with app.run_test(size=SIZE) as pilot:
