@@ -286,20 +286,23 @@ async def test_pause_key_pauses_then_resumes_the_selected_agent(app_factory):
         assert engine.journal.count("agent") == 2
 
 
+async def kill_switch_key(app, pilot, answer: str) -> None:
+    """K, then ``answer`` in the dialog it opens."""
+    await pilot.press("K")
+    await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+    await pilot.press(answer)
+
+
 async def test_kill_switch_asks_both_ways_and_the_engine_records_it(app_factory):
     app = app_factory()
     async with app.run_test(size=SIZE) as pilot:
         await app.attached.wait()
         engine = engine_of(app)
 
-        await pilot.press("K")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
-        await pilot.press("n")
+        await kill_switch_key(app, pilot, "n")
         await pilot.pause()
         assert not engine.kill_switch
-        await pilot.press("K")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
-        await pilot.press("y")
+        await kill_switch_key(app, pilot, "y")
         await until(pilot, lambda: engine.kill_switch)
         await step(app, pilot)
         assert "KILL SWITCH ON" in str(app.query_one("#header").render())
@@ -323,14 +326,10 @@ async def test_the_kill_switch_pulled_and_released_at_once_does_both(app_factory
         await app.attached.wait()
         engine = engine_of(app)
 
-        await pilot.press("K")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
-        await pilot.press("y")
+        await kill_switch_key(app, pilot, "y")
         pulled = time.monotonic()
         await until(pilot, lambda: app.state.status is not None and app.state.status.kill_switch)
-        await pilot.press("K")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
-        await pilot.press("y")
+        await kill_switch_key(app, pilot, "y")
         released = time.monotonic()
         await until(pilot, lambda: not engine.kill_switch)
 

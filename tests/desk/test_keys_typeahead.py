@@ -25,6 +25,15 @@ from widgets.positions_grid import PositionsGrid
 pytestmark = pytest.mark.parametrize("feed_kind", ["embedded", "remote"], indirect=True)
 
 
+async def on_the_technical_agent(app, pilot):
+    """Attached, the agents pane focused (key 4) and the technical agent selected."""
+    await app.attached.wait()
+    await pilot.press("4")
+    app.query_one(AgentStatusPane).select_key("technical")
+    await pilot.pause()
+    return engine_of(app)
+
+
 async def hold_key(app, key: str, *, seconds: float, every: float = 0.03) -> None:
     """Hold ``key`` down the way a terminal repeats it: from a thread of its own (a
     terminal's input thread), each repeat stamped as it arrives, so a busy event loop gets
@@ -95,11 +104,7 @@ async def test_a_doubled_pause_key_sends_one_command_and_says_so(app_factory):
     """A double `p` used to send two commands: pause, then resume."""
     app = app_factory()
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await app.attached.wait()
-        engine = engine_of(app)
-        await pilot.press("4")
-        app.query_one(AgentStatusPane).select_key("technical")
-        await pilot.pause()
+        engine = await on_the_technical_agent(app, pilot)
 
         post_keys(app, "p", "p")
         await until(pilot, lambda: "technical" in engine.paused)
@@ -114,11 +119,7 @@ async def test_a_doubled_pause_key_sends_one_command_and_says_so(app_factory):
 async def test_a_held_pause_key_sends_one_command_until_it_is_let_go(app_factory):
     app = app_factory()
     async with app.run_test(size=SIZE) as pilot:
-        await app.attached.wait()
-        engine = engine_of(app)
-        await pilot.press("4")
-        app.query_one(AgentStatusPane).select_key("technical")
-        await pilot.pause()
+        engine = await on_the_technical_agent(app, pilot)
 
         # A held key repeats about every 30 ms for longer than the repeat window.
         await hold_key(app, "p", seconds=REPEAT_WINDOW_S * 2)
@@ -138,11 +139,7 @@ async def test_a_held_key_through_a_busy_moment_still_sends_one_command(app_fact
     late and together; their gap is the terminal's 30 ms, not the stall's length."""
     app = app_factory()
     async with app.run_test(size=SIZE) as pilot:
-        await app.attached.wait()
-        engine = engine_of(app)
-        await pilot.press("4")
-        app.query_one(AgentStatusPane).select_key("technical")
-        await pilot.pause()
+        engine = await on_the_technical_agent(app, pilot)
 
         asyncio.get_running_loop().call_later(0.2, time.sleep, REPEAT_WINDOW_S * 1.6)
         await hold_key(app, "p", seconds=REPEAT_WINDOW_S * 3)
