@@ -61,8 +61,8 @@ def layout_mode(width: int, height: int) -> str:
     return "medium" if width < WIDE_WIDTH else "wide"
 
 
-def screen_classes(width: int, height: int) -> dict[str, bool]:
-    mode = layout_mode(width, height)
+def screen_classes(mode: str, height: int) -> dict[str, bool]:
+    """The desk screen's classes for a ``layout_mode`` at this terminal height."""
     return {"-compact": mode == "compact", "-medium": mode == "medium", "-short": height < 26}
 
 
@@ -152,7 +152,8 @@ class DeskApp(TradingKeys, ViewKeys, App[None]):
         # Each class set later restyles every widget: start with those the first frame
         # needs (the layout for this terminal; not LIVE until the feed attaches).
         width, height = self.size
-        classes = [name for name, on in screen_classes(width, height).items() if on]
+        layout = screen_classes(layout_mode(width, height), height)
+        classes = [name for name, on in layout.items() if on]
         return DeskScreen(id="_default", classes=" ".join(("-feed-problem", *classes)))
 
     def get_system_commands(self, screen: Any) -> Iterable[SystemCommand]:
@@ -192,7 +193,8 @@ class DeskApp(TradingKeys, ViewKeys, App[None]):
         self._layout_for(event.size.width, event.size.height)
 
     def _layout_for(self, width: int, height: int) -> None:
-        small = width < MIN_WIDTH or height < MIN_HEIGHT
+        self.layout_mode = layout_mode(width, height)
+        small = self.layout_mode == "small"
         too_small = self.query_one("#too-small", Static)
         too_small.display = small
         too_small.update(
@@ -203,11 +205,10 @@ class DeskApp(TradingKeys, ViewKeys, App[None]):
         if not small and self.focused is None and not self._modal_open():
             # Hiding the panes (too small) dropped the focus: give the book its cursor back.
             self._focus_book()
-        self.layout_mode = layout_mode(width, height)
         self.compact = self.layout_mode in ("compact", "medium")
         # The desk's own screen, even while a dialog is on top of it (self.screen). One
         # change of its classes restyles every widget: make it one change, not three.
-        self.screen_stack[0].update_classes(screen_classes(width, height))
+        self.screen_stack[0].update_classes(screen_classes(self.layout_mode, height))
         self.query_one("#tabs").display = self.compact
         self.query_one("#tab-right").display = self.layout_mode == "compact"
         active = (self.query_one(Tabs).active or "tab-middle").removeprefix("tab-")
